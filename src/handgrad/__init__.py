@@ -1,0 +1,85 @@
+"""handgrad: a deep-learning library whose every gradient is derived by hand in NumPy.
+
+Quick tour::
+
+    import handgrad as hg
+    x = hg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()          # y = sum x_i^2
+    y.backward()               # dy/dx_i = 2 x_i
+    x.grad                     # array([2., 4., 6.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from handgrad import ops  # noqa: F401  (installs the Tensor operators)
+from handgrad.creation import (
+    arange,
+    eye,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    zeros,
+    zeros_like,
+)
+from handgrad.function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from handgrad.random import get_rng, manual_seed
+from handgrad.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
+    "is_grad_enabled", "manual_seed", "get_rng", "get_default_dtype", "set_default_dtype",
+    "zeros", "ones", "full", "eye", "arange", "randn", "rand", "randint", "zeros_like",
+    "ones_like", "from_numpy", "cat", "stack", "where", "maximum",
+    "gradcheck", "check_backward", "save", "load", "detect_anomaly", "CheckpointError",
+]
+
+
+def cat(tensors: list[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim (torch.cat)."""
+    return ops.Concat.apply(*tensors, dim=dim)
+
+
+def stack(tensors: list[Tensor], dim: int = 0) -> Tensor:
+    """Stack same-shaped tensors along a new dim (torch.stack)."""
+    return ops.Stack.apply(*tensors, dim=dim)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    return ops.Where.apply(cond, x, y)
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    return ops.Maximum.apply(x, y)
+
+
+# Heavier parts load on first use, so `import handgrad` stays fast and the core never
+# imports the edge: name -> module that defines it.
+_LAZY = {
+    "gradcheck": "handgrad.gradcheck",
+    "check_backward": "handgrad.gradcheck",
+    "GradcheckError": "handgrad.gradcheck",
+    "save": "handgrad.io",
+    "load": "handgrad.io",
+    "CheckpointError": "handgrad.io",
+    "detect_anomaly": "handgrad.anomaly",
+    "nn": "handgrad.nn",
+    "optim": "handgrad.optim",
+    "data": "handgrad.data",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        return module if module.__name__ == f"handgrad.{name}" else getattr(module, name)
+    raise AttributeError(f"module 'handgrad' has no attribute {name!r}")

@@ -1,0 +1,202 @@
+"""Function: the unit of differentiation, and the switch that turns graph recording off.
+
+Every operation in handgrad is a subclass of :class:`Function` with two static methods
+standing side by side::
+
+    class Tanh(Function):
+        '''y = tanh(x);  dL/dx = dL/dy * (1 - y^2)'''
+
+        @staticmethod
+        def forward(ctx, x):
+            y = np.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):
+            (y,) = ctx.saved_arrays
+            return dy * (1 - y * y)
+
+``forward`` receives plain NumPy arrays and returns an array (or a tuple of arrays);
+``backward`` receives the upstream gradient dL/d(output) for each output and returns
+dL/d(input) for each positional input (``None`` where there is none). Keyword
+arguments of ``apply`` are settings (stride, dim, ...), never differentiated.
+
+The same class is usable without any graph, the way CS231n and "Deep Learning from
+Scratch" write layers (the "layer-by-layer door")::
+
+    out, cache = Tanh.layer_forward(x)
+    dx = Tanh.layer_backward(dout, cache)
+
+so a learner can diff their own NumPy code against it; ``apply`` runs the very same
+``forward``/``backward`` and records a node of the graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from handgrad.tensor import Tensor
+
+__all__ = [
+    "Context",
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+]
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph (the default)."""
+    return _grad_mode.enabled
+
+
+@contextlib.contextmanager
+def set_grad_enabled(mode: bool) -> Iterator[None]:
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = bool(mode)
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
+    """Context manager: inside it no graph is recorded (evaluation, parameter updates)."""
+    return set_grad_enabled(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager[None]:
+    return set_grad_enabled(True)
+
+
+class Context:
+    """What ``forward`` leaves for ``backward``: saved arrays and any other attributes.
+
+    ``needs_input_grad[i]`` tells ``backward`` whether input i wants a gradient, so it
+    can skip work (a first convolution layer needs no dL/dx, for instance).
+    """
+
+    __slots__ = ("saved_arrays", "needs_input_grad", "__dict__")
+
+    def __init__(self, needs_input_grad: tuple[bool, ...] = ()) -> None:
+        self.saved_arrays: tuple[Any, ...] = ()
+        self.needs_input_grad = needs_input_grad
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved_arrays = arrays
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """PyTorch's name for :attr:`saved_arrays` (here they are NumPy arrays)."""
+        return self.saved_arrays
+
+
+class Node:
+    """One recorded application of a Function: the vertex of the graph ``backward`` walks.
+
+    ``inputs`` are the Tensors the function was applied to; ``out_grads`` collects the
+    upstream gradient of each output while the backward pass runs.
+    """
+
+    __slots__ = ("function", "ctx", "inputs", "n_outputs", "out_grads", "out_meta", "freed",
+                 "trace")
+
+    def __init__(self, function: type[Function], ctx: Context, inputs: tuple[Tensor, ...],
+                 outputs: tuple[Tensor, ...]) -> None:
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+        self.n_outputs = len(outputs)
+        self.out_grads: list[np.ndarray | None] = [None] * self.n_outputs
+        # shapes and dtypes of several outputs, to make zero gradients for unused ones
+        self.out_meta = None if self.n_outputs == 1 else [(t.shape, t.dtype) for t in outputs]
+        self.freed = False
+        self.trace: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+
+# A hook the anomaly detector installs (handgrad.anomaly); None keeps apply() free of cost.
+_anomaly_hook: Any = None
+
+
+class Function:
+    """Base class of every differentiable operation. See the module docstring."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: Any, **settings: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, *grad_outputs: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    # -- the layer-by-layer door: the same forward/backward with no graph ----------------
+    @classmethod
+    def layer_forward(cls, *arrays: Any, **settings: Any) -> tuple[Any, Context]:
+        """Run ``forward`` on arrays; return ``(out, cache)`` as CS231n's layers do."""
+        ctx = Context((True,) * len(arrays))
+        out = cls.forward(ctx, *arrays, **settings)
+        return out, ctx
+
+    @classmethod
+    def layer_backward(cls, dout: Any, cache: Context) -> Any:
+        """Run ``backward`` on the cache from :meth:`layer_forward`; return the input grads."""
+        if isinstance(dout, tuple):
+            return cls.backward(cache, *dout)
+        return cls.backward(cache, dout)
+
+    # -- the graph door ----------------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs: Any, **settings: Any) -> Any:
+        """Apply the function to Tensors (or arrays/numbers, taken as constants).
+
+        Returns a Tensor (or a tuple of Tensors for several outputs) that remembers this
+        application when any input requires a gradient and grad mode is on.
+        """
+        from handgrad.tensor import Tensor
+
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        requires = _grad_mode.enabled and any(
+            isinstance(x, Tensor) and x.requires_grad for x in inputs
+        )
+        if requires:
+            ctx = Context(tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs))
+        else:
+            ctx = Context((False,) * len(inputs))
+        out = cls.forward(ctx, *arrays, **settings)
+
+        if isinstance(out, tuple):
+            outs = tuple(Tensor._wrap(o, requires) for o in out)
+        else:
+            outs = (Tensor._wrap(out, requires),)
+        if requires:
+            node = Node(cls, ctx, tuple(x if isinstance(x, Tensor) else None for x in inputs),
+                        outs)
+            for index, t in enumerate(outs):
+                t.grad_fn = node
+                t._output_index = index
+        if _anomaly_hook is not None:
+            _anomaly_hook.after_forward(cls, inputs, outs, node if requires else None)
+        return outs if isinstance(out, tuple) else outs[0]

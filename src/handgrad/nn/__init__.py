@@ -1,0 +1,23 @@
+"""Layers and models: ``handgrad.nn``, shaped like ``torch.nn``."""
+
+from handgrad.nn import functional, init
+from handgrad.nn.layers import (
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ModuleList,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+from handgrad.nn.module import Module, Parameter, StateDictError
+
+__all__ = ["functional", "init", "Module", "Parameter", "StateDictError", "Linear", "ReLU",
+           "LeakyReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity", "Sequential",
+           "ModuleList"]
+# -- losses (nn/loss.py) --
+# -- convolution, pooling, batch norm (nn/conv.py) --
+# -- recurrent (nn/recurrent.py) --

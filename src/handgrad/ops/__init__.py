@@ -1,0 +1,184 @@
+"""The math of handgrad: one Function per operation, grouped by family.
+
+Every Function is usable in two ways (see handgrad.function):
+
+- on Tensors, recording the graph: ``handgrad.nn.functional.relu(x)`` or ``x.relu()``;
+- layer by layer on plain arrays, CS231n style: ``out, cache = relu_forward(x)`` and
+  ``dx = relu_backward(dout, cache)``.
+
+This module also gives Tensor its operators (+, -, *, /, **, @, indexing) and methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from handgrad.ops import elementwise, linalg, reduction, shape
+from handgrad.ops.elementwise import (
+    Abs,
+    Add,
+    Cast,
+    Clamp,
+    Div,
+    Exp,
+    LeakyReLU,
+    Log,
+    Maximum,
+    Mul,
+    Neg,
+    Pow,
+    ReLU,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+    stable_sigmoid,
+    unbroadcast,
+)
+from handgrad.ops.linalg import (
+    Linear,
+    MatMul,
+    linear_backward,
+    linear_forward,
+    matmul_backward,
+    matmul_forward,
+)
+from handgrad.ops.reduction import LogSumExp, Max, Mean, Min, Sum
+from handgrad.ops.shape import Clone, Concat, Expand, GetItem, Pad, Permute, Reshape, Stack, Transpose
+from handgrad.tensor import Tensor
+
+# layer-by-layer doors of the elementwise activations
+relu_forward, relu_backward = ReLU.layer_forward, ReLU.layer_backward
+tanh_forward, tanh_backward = Tanh.layer_forward, Tanh.layer_backward
+sigmoid_forward, sigmoid_backward = Sigmoid.layer_forward, Sigmoid.layer_backward
+leaky_relu_forward, leaky_relu_backward = LeakyReLU.layer_forward, LeakyReLU.layer_backward
+
+__all__ = [
+    "elementwise", "linalg", "reduction", "shape", "unbroadcast", "stable_sigmoid",
+    "Abs", "Add", "Cast", "Clamp", "Div", "Exp", "LeakyReLU", "Log", "Maximum", "Mul", "Neg",
+    "Pow", "ReLU", "Sigmoid", "Sqrt", "Sub", "Tanh", "Where", "Linear", "MatMul", "LogSumExp",
+    "Max", "Mean", "Min", "Sum", "Clone", "Concat", "Expand", "GetItem", "Pad", "Permute",
+    "Reshape", "Stack", "Transpose",
+    "linear_forward", "linear_backward", "matmul_forward", "matmul_backward",
+    "relu_forward", "relu_backward", "tanh_forward", "tanh_backward",
+    "sigmoid_forward", "sigmoid_backward", "leaky_relu_forward", "leaky_relu_backward",
+]
+
+
+def _operand(other: Any, like: Tensor) -> Any:
+    """The other side of a binary operator.
+
+    Python and NumPy scalars take the tensor's dtype, so ``x * 2.0`` stays float32 (no
+    silent upcast); Tensors and arrays are left as they are (NumPy's promotion rules).
+    """
+    if isinstance(other, Tensor):
+        return other
+    if isinstance(other, int | float | np.number | bool) and like.data.dtype.kind == "f":
+        return like.data.dtype.type(other)
+    if isinstance(other, np.ndarray):
+        return other
+    from handgrad.tensor import as_array
+
+    return as_array(other, name="operand")
+
+
+def _seq_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], tuple | list):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _install_tensor_methods() -> None:
+    T = Tensor
+    T.__add__ = lambda a, b: Add.apply(a, _operand(b, a))
+    T.__radd__ = lambda a, b: Add.apply(_operand(b, a), a)
+    T.__sub__ = lambda a, b: Sub.apply(a, _operand(b, a))
+    T.__rsub__ = lambda a, b: Sub.apply(_operand(b, a), a)
+    T.__mul__ = lambda a, b: Mul.apply(a, _operand(b, a))
+    T.__rmul__ = lambda a, b: Mul.apply(_operand(b, a), a)
+    T.__truediv__ = lambda a, b: Div.apply(a, _operand(b, a))
+    T.__rtruediv__ = lambda a, b: Div.apply(_operand(b, a), a)
+    T.__pow__ = lambda a, b: Pow.apply(a, _operand(b, a))
+    T.__rpow__ = lambda a, b: Pow.apply(_operand(b, a), a)
+    T.__matmul__ = lambda a, b: MatMul.apply(a, _operand(b, a))
+    T.__rmatmul__ = lambda a, b: MatMul.apply(_operand(b, a), a)
+    T.__neg__ = lambda a: Neg.apply(a)
+    T.__getitem__ = lambda a, index: GetItem.apply(a, index=_index(index))
+    # comparisons give plain boolean tensors (no gradient), as in PyTorch
+    T.__lt__ = lambda a, b: Tensor._wrap(a.data < _data(b), False)
+    T.__le__ = lambda a, b: Tensor._wrap(a.data <= _data(b), False)
+    T.__gt__ = lambda a, b: Tensor._wrap(a.data > _data(b), False)
+    T.__ge__ = lambda a, b: Tensor._wrap(a.data >= _data(b), False)
+    T.__eq__ = lambda a, b: Tensor._wrap(a.data == _data(b), False)
+    T.__ne__ = lambda a, b: Tensor._wrap(a.data != _data(b), False)
+    T.__hash__ = object.__hash__
+    T.__bool__ = lambda a: bool(a.item())
+    T.__float__ = lambda a: float(a.item())
+    T.__int__ = lambda a: int(a.item())
+    T.__array__ = _array_interface
+
+    T.add = T.__add__
+    T.sub = T.__sub__
+    T.mul = T.__mul__
+    T.div = T.__truediv__
+    T.pow = T.__pow__
+    T.matmul = T.__matmul__
+    T.neg = T.__neg__
+    T.exp = lambda a: Exp.apply(a)
+    T.log = lambda a: Log.apply(a)
+    T.sqrt = lambda a: Sqrt.apply(a)
+    T.abs = lambda a: Abs.apply(a)
+    T.tanh = lambda a: Tanh.apply(a)
+    T.sigmoid = lambda a: Sigmoid.apply(a)
+    T.relu = lambda a: ReLU.apply(a)
+    T.clamp = lambda a, min=None, max=None: Clamp.apply(a, min=min, max=max)  # noqa: A002
+    T.sum = lambda a, dim=None, keepdim=False: Sum.apply(a, dim=dim, keepdim=keepdim)
+    T.mean = lambda a, dim=None, keepdim=False: Mean.apply(a, dim=dim, keepdim=keepdim)
+    T.max = lambda a, dim=None, keepdim=False: Max.apply(a, dim=dim, keepdim=keepdim)
+    T.min = lambda a, dim=None, keepdim=False: Min.apply(a, dim=dim, keepdim=keepdim)
+    T.logsumexp = lambda a, dim=None, keepdim=False: LogSumExp.apply(a, dim=dim,
+                                                                      keepdim=keepdim)
+    T.reshape = lambda a, *shape: Reshape.apply(a, shape=_seq_arg(shape))
+    T.view = T.reshape
+    T.flatten = lambda a, start_dim=0, end_dim=-1: _flatten(a, start_dim, end_dim)
+    T.permute = lambda a, *dims: Permute.apply(a, dims=_seq_arg(dims))
+    T.transpose = lambda a, dim0, dim1: Transpose.apply(a, dim0=dim0, dim1=dim1)
+    T.expand = lambda a, *shape: Expand.apply(a, shape=_seq_arg(shape))
+    T.unsqueeze = lambda a, dim: Reshape.apply(
+        a, shape=np.expand_dims(np.empty(a.shape, dtype=np.bool_), dim).shape)
+    T.squeeze = lambda a, dim=None: Reshape.apply(a, shape=np.squeeze(
+        np.empty(a.shape, dtype=np.bool_), axis=dim).shape if dim is None or a.shape[dim] == 1
+        else a.shape)
+    T.argmax = lambda a, dim=None, keepdim=False: Tensor._wrap(
+        np.argmax(a.data, axis=dim, keepdims=keepdim), False)
+    T.argmin = lambda a, dim=None, keepdim=False: Tensor._wrap(
+        np.argmin(a.data, axis=dim, keepdims=keepdim), False)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _index(index: Any) -> Any:
+    """Tensors inside an index become their arrays (x[idx_tensor] works as in PyTorch)."""
+    if isinstance(index, tuple):
+        return tuple(_data(i) for i in index)
+    return _data(index)
+
+
+def _array_interface(a: Tensor, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    return a.data if dtype is None else a.data.astype(dtype)
+
+
+def _flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if a.ndim == 0:
+        return Reshape.apply(a, shape=(1,))
+    s, e = start_dim % a.ndim, end_dim % a.ndim
+    new = a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:]
+    return Reshape.apply(a, shape=new)
+
+
+_install_tensor_methods()

@@ -1,0 +1,165 @@
+"""Reductions: sum, mean, max/min, logsumexp over a dim (or all dims).
+
+Each reduction maps many inputs to one output, so on the way back the upstream
+gradient dz (of the reduced shape) is *spread back* over the reduced axes: expanded
+to x's shape (re-inserting the reduced axes with size 1, then broadcasting) and
+weighted by how much each input element moved the output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from handgrad.function import Context, Function
+
+Dim = int | tuple[int, ...] | list[int] | None
+
+
+def normalize_dim(dim: Dim, ndim: int, op: str = "reduction") -> tuple[int, ...] | None:
+    """Turn ``dim`` (int, sequence, negative, or None = all) into sorted positive axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ValueError(f"{op}: dim={d} is out of range for a tensor with {ndim} "
+                             f"dimension(s); valid dims are {-max(ndim, 1)}..{max(ndim, 1) - 1}")
+        out.append(int(d) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim={dim} names the same dimension twice")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def expand_reduced(dz: np.ndarray, shape: tuple[int, ...], dims: tuple[int, ...] | None,
+                   keepdim: bool) -> np.ndarray:
+    """Give dz (the reduced shape) back the reduced axes as size 1 so it broadcasts to x."""
+    if dims is None:
+        return np.reshape(dz, (1,) * len(shape))
+    if not keepdim:
+        dz = np.expand_dims(dz, dims)
+    return dz
+
+
+class Sum(Function):
+    """z = sum of x over ``dim``.   dL/dx_i = dz (every x_i moves z one to one)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: Dim = None, keepdim: bool = False) -> Any:
+        dims = normalize_dim(dim, x.ndim, "sum")
+        ctx.meta = (x.shape, dims, keepdim)
+        return np.asarray(np.sum(x, axis=dims, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
+        shape, dims, keepdim = ctx.meta
+        return np.broadcast_to(expand_reduced(dz, shape, dims, keepdim), shape)
+
+
+class Mean(Function):
+    """z = (1/n) sum of x over ``dim`` (n elements).   dL/dx_i = dz / n.
+
+    The mean over zero elements is NaN, as in NumPy and PyTorch.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: Dim = None, keepdim: bool = False) -> Any:
+        dims = normalize_dim(dim, x.ndim, "mean")
+        n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
+        ctx.meta = (x.shape, dims, keepdim, n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.sum(x, axis=dims, keepdims=keepdim) / x.dtype.type(n)
+                              if n else np.full(np.sum(x, axis=dims, keepdims=keepdim).shape,
+                                                np.nan, x.dtype))
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
+        shape, dims, keepdim, n = ctx.meta
+        g = expand_reduced(dz, shape, dims, keepdim) / dz.dtype.type(max(n, 1))
+        return np.broadcast_to(g, shape)
+
+
+class _Extremum(Function):
+    """Shared backward of max and min: the gradient goes to the extreme elements.
+
+    With ties, PyTorch's full reduction (no dim) splits dz evenly among the tied
+    elements; with ``dim`` it sends dz to the one index it returns (the first). Both
+    rules are followed here.
+    """
+
+    reducer: Any = None
+
+    @classmethod
+    def _forward(cls, ctx: Context, x: np.ndarray, dim: Any, keepdim: bool) -> Any:
+        if x.size == 0:
+            raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty tensor of shape "
+                             f"{x.shape} (there is no largest/smallest element)")
+        if dim is None:
+            z = cls.reducer(x)
+            ctx.save_for_backward(x == z)
+            ctx.meta = (x.shape, None, False)
+            return np.asarray(z)
+        (d,) = normalize_dim(dim, x.ndim, cls.__name__.lower())
+        arg = (np.argmax if cls.reducer is np.max else np.argmin)(x, axis=d)
+        z = np.take_along_axis(x, np.expand_dims(arg, d), axis=d)
+        ctx.save_for_backward(arg)
+        ctx.meta = (x.shape, d, keepdim)
+        return z if keepdim else np.squeeze(z, d)
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
+        shape, d, keepdim = ctx.meta
+        if d is None:
+            (mask,) = ctx.saved_arrays
+            return mask * (dz / mask.sum()).astype(dz.dtype)
+        (arg,) = ctx.saved_arrays
+        dx = np.zeros(shape, dtype=dz.dtype)
+        np.put_along_axis(dx, np.expand_dims(arg, d),
+                          dz if keepdim else np.expand_dims(dz, d), axis=d)
+        return dx
+
+
+class Max(_Extremum):
+    """z = max of x (over ``dim``).   dL/dx_i = dz if x_i is the maximum, else 0."""
+
+    reducer = np.max
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: Any = None, keepdim: bool = False) -> Any:
+        return Max._forward(ctx, x, dim, keepdim)
+
+
+class Min(_Extremum):
+    """z = min of x (over ``dim``).   dL/dx_i = dz if x_i is the minimum, else 0."""
+
+    reducer = np.min
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: Any = None, keepdim: bool = False) -> Any:
+        return Min._forward(ctx, x, dim, keepdim)
+
+
+class LogSumExp(Function):
+    """z = log sum_i e^{x_i}  (over ``dim``), computed as m + log sum e^{x_i - m}, m = max x.
+
+    dL/dx_i = dz * e^{x_i} / sum_j e^{x_j} = dz * softmax(x)_i = dz * e^{x_i - z}.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, dim: Dim = None, keepdim: bool = False) -> Any:
+        dims = normalize_dim(dim, x.ndim, "logsumexp")
+        m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+        m = np.where(np.isfinite(m), m, 0)
+        z = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(x, z)
+        ctx.meta = (dims, keepdim)
+        out = z if keepdim else (z.reshape(()) if dims is None else np.squeeze(z, dims))
+        return np.asarray(out)
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
+        x, z = ctx.saved_arrays
+        dims, keepdim = ctx.meta
+        return expand_reduced(dz, x.shape, dims, keepdim) * np.exp(x - z)
