@@ -19,5 +19,17 @@ __all__ = ["functional", "init", "Module", "Parameter", "StateDictError", "Linea
            "LeakyReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity", "Sequential",
            "ModuleList"]
 # -- losses (nn/loss.py) --
+from handgrad.nn.loss import (  # noqa: E402
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    LogSoftmax,
+    MSELoss,
+    NLLLoss,
+    Softmax,
+)
+
+__all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "Softmax",
+            "LogSoftmax"]
 # -- convolution, pooling, batch norm (nn/conv.py) --
 # -- recurrent (nn/recurrent.py) --

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from handgrad.ops import elementwise, linalg, reduction, shape
+from handgrad.ops import elementwise, linalg, loss, reduction, shape
 from handgrad.ops.elementwise import (
     Abs,
     Add,
@@ -46,8 +46,42 @@ from handgrad.ops.linalg import (
     matmul_backward,
     matmul_forward,
 )
-from handgrad.ops.reduction import LogSumExp, Max, Mean, Min, Sum
-from handgrad.ops.shape import Clone, Concat, Expand, GetItem, Pad, Permute, Reshape, Stack, Transpose
+from handgrad.ops.loss import (
+    BCEWithLogits,
+    CrossEntropy,
+    L1Loss,
+    LogSoftmax,
+    MSELoss,
+    NLLLoss,
+    Softmax,
+    bce_with_logits_backward,
+    bce_with_logits_forward,
+    l1_backward,
+    l1_forward,
+    log_softmax_backward,
+    log_softmax_forward,
+    mse_backward,
+    mse_forward,
+    nll_backward,
+    nll_forward,
+    softmax_backward,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+    softmax_forward,
+    softmax_loss,
+)
+from handgrad.ops.reduction import LogSumExp, Max, Mean, Min, Norm, Sum
+from handgrad.ops.shape import (
+    Clone,
+    Concat,
+    Expand,
+    GetItem,
+    Pad,
+    Permute,
+    Reshape,
+    Stack,
+    Transpose,
+)
 from handgrad.tensor import Tensor
 
 # layer-by-layer doors of the elementwise activations
@@ -65,6 +99,11 @@ __all__ = [
     "linear_forward", "linear_backward", "matmul_forward", "matmul_backward",
     "relu_forward", "relu_backward", "tanh_forward", "tanh_backward",
     "sigmoid_forward", "sigmoid_backward", "leaky_relu_forward", "leaky_relu_backward",
+    "Norm", "loss", "Softmax", "LogSoftmax", "CrossEntropy", "NLLLoss", "MSELoss", "L1Loss",
+    "BCEWithLogits", "softmax_forward", "softmax_backward", "log_softmax_forward",
+    "log_softmax_backward", "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
+    "softmax_loss", "nll_forward", "nll_backward", "mse_forward", "mse_backward", "l1_forward",
+    "l1_backward", "bce_with_logits_forward", "bce_with_logits_backward",
 ]
 
 
@@ -133,6 +172,8 @@ def _install_tensor_methods() -> None:
     T.abs = lambda a: Abs.apply(a)
     T.tanh = lambda a: Tanh.apply(a)
     T.sigmoid = lambda a: Sigmoid.apply(a)
+    T.softmax = lambda a, dim: Softmax.apply(a, dim=dim)
+    T.log_softmax = lambda a, dim: LogSoftmax.apply(a, dim=dim)
     T.relu = lambda a: ReLU.apply(a)
     T.clamp = lambda a, min=None, max=None: Clamp.apply(a, min=min, max=max)  # noqa: A002
     T.sum = lambda a, dim=None, keepdim=False: Sum.apply(a, dim=dim, keepdim=keepdim)
@@ -141,6 +182,8 @@ def _install_tensor_methods() -> None:
     T.min = lambda a, dim=None, keepdim=False: Min.apply(a, dim=dim, keepdim=keepdim)
     T.logsumexp = lambda a, dim=None, keepdim=False: LogSumExp.apply(a, dim=dim,
                                                                       keepdim=keepdim)
+    T.norm = lambda a, p=2, dim=None, keepdim=False: Norm.apply(a, p=p, dim=dim,
+                                                                keepdim=keepdim)
     T.reshape = lambda a, *shape: Reshape.apply(a, shape=_seq_arg(shape))
     T.view = T.reshape
     T.flatten = lambda a, start_dim=0, end_dim=-1: _flatten(a, start_dim, end_dim)

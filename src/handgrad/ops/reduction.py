@@ -163,3 +163,66 @@ class LogSumExp(Function):
         x, z = ctx.saved_arrays
         dims, keepdim = ctx.meta
         return expand_reduced(dz, x.shape, dims, keepdim) * np.exp(x - z)
+
+
+class Norm(Function):
+    """The p-norm over ``dim`` (all elements by default); p = 2 (the L2 norm) by default.
+
+    z = ||x||_2 = sqrt(sum_i x_i^2).   dL/dx_i = dz * x_i / z  (x / ||x||, of x's shape).
+
+    At the zero vector z = 0 and the L2 norm has no derivative (a cone's tip); the
+    gradient is then taken as 0, the subgradient PyTorch chooses, rather than 0/0 = nan.
+
+    p = 1: z = sum_i |x_i|, dL/dx_i = dz * sign(x_i) (0 at x_i = 0).
+    Other p >= 1: z = (sum_i |x_i|^p)^(1/p), dL/dx_i = dz * sign(x_i) |x_i|^(p-1) / z^(p-1)
+    (0 where z = 0). p = inf: z = max_i |x_i|; dz goes to the largest |x_i|, split evenly
+    among ties (as PyTorch's amax), with their sign.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, p: Any = 2, dim: Dim = None,
+                keepdim: bool = False) -> Any:
+        if x.dtype.kind != "f":
+            raise TypeError(f"norm: input must be a floating-point tensor, got dtype {x.dtype} "
+                            f"(shape {x.shape}); convert it with .float() or .double()")
+        if p == "fro":
+            p = 2
+        if isinstance(p, str) or not (p >= 1):
+            raise ValueError(f"norm: p must be a number >= 1 (or 'fro', the same as 2) or "
+                             f"inf, got {p!r}")
+        dims = normalize_dim(dim, x.ndim, "norm")
+        p = float(p)
+        absx = np.abs(x)
+        if p == 2.0:
+            z = np.sqrt(np.sum(x * x, axis=dims, keepdims=True))
+        elif p == 1.0:
+            z = np.sum(absx, axis=dims, keepdims=True)
+        elif p == np.inf:
+            z = np.max(absx, axis=dims, keepdims=True) if x.size else \
+                np.zeros(np.sum(x, axis=dims, keepdims=True).shape, x.dtype)
+        else:
+            z = np.sum(absx ** x.dtype.type(p), axis=dims, keepdims=True) ** x.dtype.type(1 / p)
+        ctx.save_for_backward(x, z)
+        ctx.meta = (p, dims, keepdim)
+        if keepdim:
+            return z
+        return np.asarray(z.reshape(()) if dims is None else np.squeeze(z, dims))
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
+        x, z = ctx.saved_arrays
+        p, dims, keepdim = ctx.meta
+        g = expand_reduced(dz, x.shape, dims, keepdim)
+        if p == 1.0:
+            return g * np.sign(x)
+        if p == np.inf:
+            hit = np.abs(x) == z
+            count = np.sum(hit, axis=dims, keepdims=True).astype(x.dtype)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(hit, g * np.sign(x) / np.maximum(count, 1), 0).astype(x.dtype)
+        safe = np.where(z == 0, 1, z).astype(x.dtype, copy=False)
+        if p == 2.0:
+            return g * np.where(z == 0, 0, x / safe).astype(x.dtype, copy=False)
+        q = x.dtype.type(p - 1)
+        ratio = np.sign(x) * (np.abs(x) / safe) ** q
+        return g * np.where(z == 0, 0, ratio).astype(x.dtype, copy=False)
