@@ -5,8 +5,11 @@ gradients); each docstring writes its update rule out.
 """
 
 from handgrad.optim import lr_scheduler
+from handgrad.optim.adagrad import Adagrad
 from handgrad.optim.adam import Adam, AdamW
 from handgrad.optim.optimizer import Optimizer
+from handgrad.optim.rmsprop import RMSprop
+from handgrad.optim.rprop import Rprop
 from handgrad.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Rprop", "lr_scheduler"]
