@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from handgrad.function import Node, is_grad_enabled
-
-if TYPE_CHECKING:
-    from handgrad.function import Function
+from handgrad.function import Node
 
 __all__ = ["Tensor", "tensor", "as_array", "get_default_dtype", "set_default_dtype"]
 
@@ -279,7 +276,9 @@ def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
     if t.grad is None:
         t.grad = np.array(g, dtype=t.data.dtype, copy=True)  # own it: g may be shared
     else:
-        t.grad = t.grad + g
+        # a new array (the old one may be referenced elsewhere), in the leaf's dtype: a
+        # float64 gradient reaching a float32 leaf must not upcast its .grad
+        t.grad = np.add(t.grad, g, dtype=t.data.dtype, casting="same_kind")
 
 
 def _topological_order(root: Node) -> list[Node]:

@@ -124,11 +124,11 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** p.   dL/dx = dz * p * x^(p-1);  dL/dp = dz * z * ln(x) (for x > 0).
+    """z = x ** p.   dL/dx = dz * p * x^(p-1);  dL/dp = dz * z * ln(x).
 
-    At x = 0 with p > 0, x^(p-1) * p is taken as 0 when p > 1 and the NumPy value
-    (inf) otherwise, as PyTorch does; ln(0) makes dL/dp's entries 0 where x = 0 and
-    the base does not depend on p (PyTorch's convention).
+    PyTorch's conventions at the edges, followed here: where p == 0, z = 1 is constant
+    and dL/dx = 0 (not 0 * x^-1 = nan at x = 0); at x = 0 with 0 < p < 1 dL/dx is inf.
+    dL/dp is 0 where x == 0 and p >= 0 (z * ln x = 0 * -inf there), nan for x < 0.
     """
 
     @staticmethod
@@ -142,12 +142,18 @@ class Pow(Function):
         x, p, z = ctx.saved_arrays
         need_x, need_p = ctx.needs_input_grad
         dx = dp = None
-        if need_x:
-            dx = unbroadcast(dz * p * np.power(x, p - 1), np.shape(x))
-        if need_p:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                logx = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
-            dp = unbroadcast(dz * z * logx, np.shape(p))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_x:
+                local = p * np.power(x, p - 1)
+                if np.any(p == 0):
+                    local = np.where(p == 0, 0, local).astype(local.dtype, copy=False)
+                dx = unbroadcast(dz * local, np.shape(x))
+            if need_p:
+                zlogx = z * np.log(x)
+                zero_base = (x == 0) & (p >= 0)
+                if np.any(zero_base):
+                    zlogx = np.where(zero_base, 0, zlogx).astype(zlogx.dtype, copy=False)
+                dp = unbroadcast(dz * zlogx, np.shape(p))
         return dx, dp
 
 

@@ -53,10 +53,12 @@ class MatMul(Function):
         need_a, need_b = ctx.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            dz = np.expand_dims(dz, -2)
+        # give dz back the axes the 1-D operands lost: b's column first, then a's row, so
+        # that vector @ vector (dz of shape ()) becomes (1, 1)
         if b.ndim == 1:
             dz = np.expand_dims(dz, -1)
+        if a.ndim == 1:
+            dz = np.expand_dims(dz, -2)
         da = db = None
         if need_a:
             da = unbroadcast(dz @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

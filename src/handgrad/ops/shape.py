@@ -38,9 +38,12 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
-        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        n = max(x.ndim, 1)
+        if len(dims) != x.ndim or any(not -n <= d < n for d in dims) or \
+                sorted(d % n for d in dims) != list(range(x.ndim)):
             raise ValueError(f"permute: dims {tuple(dims)} must be a reordering of "
                              f"0..{x.ndim - 1} for a tensor of shape {x.shape}")
+        dims = tuple(d % n for d in dims)  # backward inverts them: negatives would break it
         ctx.dims = dims
         return np.transpose(x, dims)
 
@@ -68,7 +71,15 @@ class Expand(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.in_shape = x.shape
-        return np.broadcast_to(x, shape)
+        lead = len(shape) - x.ndim
+        # -1 keeps that dimension's size, as in torch.Tensor.expand
+        target = tuple(x.shape[i - lead] if s == -1 and i >= lead else s
+                       for i, s in enumerate(shape))
+        try:
+            return np.broadcast_to(x, target)
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {tuple(shape)}; only "
+                             f"size-1 dimensions can grow (new ones go on the left)") from None
 
     @staticmethod
     def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
