@@ -1,6 +1,6 @@
 """Layers and models: ``handgrad.nn``, shaped like ``torch.nn``."""
 
-from handgrad.nn import functional, init
+from handgrad.nn import functional, init, utils
 from handgrad.nn.layers import (
     Dropout,
     Flatten,
