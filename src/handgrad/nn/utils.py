@@ -92,12 +92,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         return total
     one = total.dtype.type(1.0)
     coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), one)
-    for p in params:
-        c = coef.astype(p.grad.dtype)
-        if p.grad.flags.writeable:
-            p.grad *= c
-        else:
-            p.grad = p.grad * c
+    with np.errstate(invalid="ignore"):  # an infinite N gives inf * 0 = nan, as in torch
+        for p in params:
+            c = coef.astype(p.grad.dtype)
+            if p.grad.flags.writeable:
+                p.grad *= c
+            else:
+                p.grad = p.grad * c
     return total
 
 
