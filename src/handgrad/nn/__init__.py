@@ -15,7 +15,7 @@ from handgrad.nn.layers import (
 )
 from handgrad.nn.module import Module, Parameter, StateDictError
 
-__all__ = ["functional", "init", "Module", "Parameter", "StateDictError", "Linear", "ReLU",
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "StateDictError", "Linear", "ReLU",
            "LeakyReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity", "Sequential",
            "ModuleList"]
 # -- losses (nn/loss.py) --
