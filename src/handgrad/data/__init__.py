@@ -10,3 +10,7 @@ from handgrad.data.mnist import MNIST_MEAN, MNIST_STD, load_mnist, preprocess, r
 
 __all__ = ["load_mnist", "read_idx", "preprocess", "MNIST_MEAN", "MNIST_STD",
            "Dataset", "TensorDataset", "DataLoader"]
+
+from handgrad.data.text import BPTTBatcher, CharVocab, load_text, split_text  # noqa: E402
+
+__all__ += ["CharVocab", "load_text", "split_text", "BPTTBatcher"]
