@@ -102,5 +102,5 @@ def test_cli(tmp_path, capsys):
 
     assert main(["experiment", "count-ones", "--quick", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert "rprop" in text and "relative error" in text
+    assert "Rprop (tutorial rule)" in text and "relative error" in text
     assert (tmp_path / "metrics.json").exists()

@@ -283,16 +283,18 @@ def train_handgrad_rprop(X: np.ndarray, t: np.ndarray, start: tuple[float, float
         from handgrad.optim import Rprop
     except ImportError:
         return None
-    w_x = Parameter(np.array(start[0], dtype=np.float64))
-    w_rec = Parameter(np.array(start[1], dtype=np.float64))
+    # shape (1,) rather than 0-d: handgrad.optim.Rprop indexes its sign arrays, which
+    # NumPy turns into scalars for 0-d inputs
+    w_x = Parameter(np.array([start[0]], dtype=np.float64))
+    w_rec = Parameter(np.array([start[1]], dtype=np.float64))
     opt = Rprop([w_x, w_rec], lr=init_step, etas=(0.5, 1.2), step_sizes=(1e-6, 50))
     path, losses = [np.array(start, dtype=np.float64)], []
     for _ in range(iterations):
         w = np.array([w_x.data.item(), w_rec.data.item()])
         L, g = loss_and_gradients(X, t, w)
         losses.append(L)
-        w_x.grad = np.array(g[0])
-        w_rec.grad = np.array(g[1])
+        w_x.grad = np.array([g[0]])
+        w_rec.grad = np.array([g[1]])
         opt.step()
         path.append(np.array([w_x.data.item(), w_rec.data.item()]))
     w = path[-1]
@@ -494,7 +496,11 @@ def _print_summary(m: dict[str, Any]) -> None:
     for name, s in m["training"].items():
         what = (f"overflow at iteration {s['diverged_at']}" if s["diverged_at"] is not None
                 else "finished")
-        rows.append({"method": name, "w_x": s["final_w_x"], "w_rec": s["final_w_rec"],
+        labels = {"sgd": "SGD", "sgd_clipped": "SGD + clipping",
+                  "rprop": "Rprop (tutorial rule)",
+                  "rprop_handgrad": "handgrad.optim.Rprop (PyTorch rule)"}
+        rows.append({"method": labels.get(name, name), "w_x": s["final_w_x"],
+                     "w_rec": s["final_w_rec"],
                      "final loss": s["final_loss"], "outcome": what})
     print_table(rows)
     print("\ncounting the ones of longer sequences with the Rprop weights:")
