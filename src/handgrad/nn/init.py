@@ -31,8 +31,14 @@ def calculate_fan_in_and_fan_out(t: Tensor | np.ndarray) -> tuple[int, int]:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    if nonlinearity in ("linear", "sigmoid", "conv2d", "conv1d"):
+    """The factor that keeps activations' variance steady through ``nonlinearity``
+    (PyTorch's table: 1 for linear/conv/sigmoid, 5/3 tanh, sqrt 2 relu,
+    sqrt(2 / (1 + slope^2)) leaky_relu, 3/4 selu)."""
+    if nonlinearity in ("linear", "sigmoid", "conv1d", "conv2d", "conv3d",
+                        "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
         return 1.0
+    if nonlinearity == "selu":
+        return 3.0 / 4
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
@@ -43,12 +49,23 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
+def _array(t: Tensor | np.ndarray) -> np.ndarray:
+    # An np.ndarray's own ``.data`` is a memoryview, so arrays are handled explicitly.
+    if isinstance(t, np.ndarray):
+        return t
+    if isinstance(t, Tensor):
+        return t.data
+    raise TypeError(f"init: expected a Tensor/Parameter or np.ndarray, got {type(t).__name__}")
+
+
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
-    t.data[...] = values.astype(t.data.dtype, copy=False)
+    arr = _array(t)
+    arr[...] = values.astype(arr.dtype, copy=False)
     return t
 
 
 def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with U(a, b) from handgrad's generator (drawn in float64, cast to t's dtype)."""
     return _fill(t, get_rng().uniform(a, b, size=t.shape))
 
 
@@ -57,7 +74,7 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 
 def constant_(t: Tensor, value: float) -> Tensor:
-    t.data[...] = value
+    _array(t)[...] = value
     return t
 
 
@@ -73,7 +90,10 @@ def _fan(t: Tensor, mode: str) -> int:
     fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    return fan_in if mode == "fan_in" else fan_out
+    fan = fan_in if mode == "fan_in" else fan_out
+    if fan == 0:
+        raise ValueError(f"kaiming init: {mode} is 0 for a weight of shape {t.shape}")
+    return fan
 
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in",
@@ -97,11 +117,18 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
 
 
 def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix (rows or columns orthonormal, times ``gain``) from the
+    QR decomposition of a Gaussian matrix, signs fixed by diag(R) so it is uniform
+    (Haar) distributed; dims after the first are flattened."""
+    if len(t.shape) < 2:
+        raise ValueError(f"orthogonal_: needs a tensor with at least 2 dims, got shape "
+                         f"{t.shape}")
     rows = t.shape[0]
     cols = int(np.prod(t.shape[1:]))
     flat = get_rng().standard_normal((max(rows, cols), min(rows, cols)))

@@ -57,17 +57,30 @@ class Linear(Module):
 
 
 class ReLU(Module):
+    """max(0, x). ``inplace`` is accepted for PyTorch compatibility; handgrad never
+    overwrites its input, and the values are the same."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    """max(0, x) + negative_slope * min(0, x) (``inplace`` accepted, as ReLU)."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
 
 
 class Tanh(Module):
@@ -86,13 +99,18 @@ class Identity(Module):
 
 
 class Dropout(Module):
-    """Zero each element with probability p while training (scaling the rest by 1/(1-p))."""
+    """Zero each element with probability p while training (scaling the rest by 1/(1-p));
+    the identity in eval mode. The mask comes from ``handgrad.get_rng()`` (seed with
+    ``handgrad.manual_seed``). ``inplace`` is accepted for PyTorch compatibility."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer):
+            raise TypeError(f"Dropout: p must be a number, got {type(p).__name__}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
-        self.p = p
+        self.p = float(p)
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
@@ -111,6 +129,9 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
 
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
 
 class Sequential(Module):
     """Apply modules in order; state-dict keys are their indices ('0.weight', ...)."""
@@ -119,6 +140,9 @@ class Sequential(Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, m in modules[0].items():
+                if not isinstance(m, Module):
+                    raise TypeError(f"Sequential: entry {name!r} is {type(m).__name__}, "
+                                    f"not a Module")
                 setattr(self, name, m)
         else:
             for i, m in enumerate(modules):
@@ -132,7 +156,11 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __getitem__(self, i: int) -> Module:
+    def __getitem__(self, i: int | slice) -> Any:
+        """seq[i] is a module; seq[a:b] a Sequential of those modules keeping their keys
+        (so ``seq[:2].state_dict()`` keys match the first two layers')."""
+        if isinstance(i, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[i]))
         return list(self._modules.values())[i]
 
     def __len__(self) -> int:
@@ -142,6 +170,8 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def append(self, m: Module) -> Sequential:
+        if not isinstance(m, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(m).__name__}")
         setattr(self, str(len(self._modules)), m)
         return self
 
@@ -155,10 +185,19 @@ class ModuleList(Module):
             self.append(m)
 
     def append(self, m: Module) -> ModuleList:
+        if not isinstance(m, Module):
+            raise TypeError(f"ModuleList.append: expected a Module, got {type(m).__name__}")
         setattr(self, str(len(self._modules)), m)
         return self
 
-    def __getitem__(self, i: int) -> Module:
+    def extend(self, modules: Any) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return ModuleList(list(self._modules.values())[i])
         return list(self._modules.values())[i]
 
     def __len__(self) -> int:

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from handgrad.tensor import Tensor
 
-__all__ = ["Module", "Parameter", "StateDictError"]
+__all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys"]
 
 
 class StateDictError(ValueError):
     """load_state_dict found missing/unexpected keys or wrongly shaped arrays."""
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped (torch's ``_IncompatibleKeys``)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 class Parameter(Tensor):
@@ -58,26 +65,63 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  f"assigning attributes (got {name!r})")
+        if name in self._buffers and not isinstance(value, Parameter | Module):
+            # Re-assigning a buffer (``self.running_mean = new``) keeps it a buffer.
+            self._buffers[name] = _buffer_array(value, name)
+            object.__setattr__(self, name, self._buffers[name])
+            return
+        if (name in self._parameters and value is not None
+                and not isinstance(value, Parameter)):
+            # Dropping a weight out of parameters()/state_dict() silently would be worse.
+            raise TypeError(f"{type(self).__name__}: cannot assign a "
+                            f"{type(value).__name__} to parameter {name!r}; wrap it in "
+                            f"nn.Parameter (or assign None, or change .data)")
+        was_param = name in self._parameters
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
-        elif value is None and name in self.__dict__.get("_none_params", ()):
-            self._parameters[name] = None
+        elif value is None and (was_param or name in self.__dict__.get("_none_params", ())):
+            self._parameters[name] = None  # a disabled parameter (e.g. bias=False)
         object.__setattr__(self, name, value)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or None, e.g. a disabled bias, kept out of state_dict)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
+                            f"got {type(param).__name__}")
         if param is None:
             self.__dict__.setdefault("_none_params", set()).add(name)
         setattr(self, name, param)
 
-    def register_buffer(self, name: str, array: np.ndarray | None) -> None:
-        """A non-learnable array saved in state_dict (e.g. batch norm's running mean)."""
-        object.__setattr__(self, name, array)
-        self._buffers[name] = array
+    def register_buffer(self, name: str, array: Any) -> None:
+        """A non-learnable array saved in state_dict (e.g. batch norm's running mean).
+
+        Stored as an np.ndarray (a Tensor is unwrapped); assigning to the attribute later
+        keeps it a buffer.
+        """
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("call super().__init__() before register_buffer")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"register_buffer: {name!r} is already a parameter or submodule")
+        arr = _buffer_array(array, name)
+        object.__setattr__(self, name, arr)
+        self._buffers[name] = arr
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register a submodule under ``name`` (same as ``setattr(self, name, module)``)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module or None, got "
+                            f"{type(module).__name__}")
+        if module is None:
+            object.__setattr__(self, name, None)
+            self._modules[name] = None
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._buffers, self._modules):
@@ -86,7 +130,7 @@ class Module:
 
     def _sync_buffers(self) -> None:
         for name in self._buffers:
-            self._buffers[name] = self.__dict__[name]
+            self._buffers[name] = _buffer_array(self.__dict__[name], name)
 
     # -- calling -----------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -96,15 +140,29 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # -- traversal ---------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        yield prefix, self
-        for name, child in self._modules.items():
-            if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True
+                      ) -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module and every submodule, depth first in
+        assignment order; a module shared at several places is listed once (as torch)."""
+        seen: set[int] | None = set() if remove_duplicate else None
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:  # iterative: deep nets (thousands of layers) need no recursion
+            name, module = stack.pop()
+            if seen is not None:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()
+                    if m is not None]
+            stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from ((k, m) for k, m in self._modules.items() if m is not None)
 
     def children(self) -> Iterator[Module]:
         yield from (m for m in self._modules.values() if m is not None)
@@ -129,11 +187,15 @@ class Module:
                 if b is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
 
+    def buffers(self) -> Iterator[np.ndarray]:
+        for _, b in self.named_buffers():
+            yield b
+
     # -- state -------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters and buffers as {dotted name: np.ndarray copy}, PyTorch's keys/layouts."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for mod_name, module in self.named_modules():
+        for mod_name, module in self.named_modules(remove_duplicate=False):
             module._sync_buffers()
             for name, p in module._parameters.items():
                 if p is not None:
@@ -143,19 +205,22 @@ class Module:
                     out[f"{mod_name}.{name}" if mod_name else name] = np.array(b, copy=True)
         return out
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True) -> tuple[list, list]:
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (np.ndarray, Tensors, or anything with ``.numpy()``, e.g. torch
         tensors) into the parameters and buffers, keeping this model's dtypes.
 
         With ``strict`` any missing or unexpected key, and any shape mismatch, raises
         :class:`StateDictError` listing them all; nothing is changed in that case.
-        Returns (missing_keys, unexpected_keys).
+        Shape mismatches raise even when not strict (as torch). Values are copied into
+        the existing arrays (in place), so views of ``p.data`` and optimizer state stay
+        attached. Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"load_state_dict: expected a dict of arrays, got "
                             f"{type(state_dict).__name__}")
         targets: dict[str, tuple[Module, str, bool]] = {}
-        for mod_name, module in self.named_modules():
+        for mod_name, module in self.named_modules(remove_duplicate=False):
+            module._sync_buffers()
             for table, is_param in ((module._parameters, True), (module._buffers, False)):
                 for name, value in table.items():
                     if value is not None:
@@ -188,14 +253,21 @@ class Module:
         for key, arr in arrays.items():
             module, name, is_param = targets[key]
             current = getattr(module, name)
-            if is_param:
-                current.data = arr.astype(current.data.dtype, copy=True)
+            dest = current.data if is_param else current
+            if dest.flags.writeable:
+                np.copyto(dest, arr, casting="unsafe")  # keep this model's dtype
+            elif is_param:
+                current.data = arr.astype(dest.dtype, copy=True)
             else:
-                module.register_buffer(name, arr.astype(np.asarray(current).dtype, copy=True))
-        return missing, unexpected
+                setattr(module, name, arr.astype(dest.dtype, copy=True))
+        return IncompatibleKeys(missing, unexpected)
 
     # -- modes and dtypes -------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active, batch norm uses batch statistics) for this
+        module and every submodule; ``train(False)`` is ``eval()``."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -216,8 +288,14 @@ class Module:
         return self
 
     def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer to ``dtype`` (in place)."""
+        """Cast every floating parameter (and its grad) and floating buffer to ``dtype``.
+
+        The Parameter objects stay the same (their ``.data`` is replaced), so an optimizer
+        built before the cast keeps updating them (handgrad's optimizers cast their state).
+        """
         dt = np.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"Module.to: dtype must be a floating-point type, got {dt}")
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
@@ -226,8 +304,8 @@ class Module:
                         p.grad = p.grad.astype(dt)
             m._sync_buffers()
             for name, b in list(m._buffers.items()):
-                if b is not None and np.asarray(b).dtype.kind == "f":
-                    m.register_buffer(name, np.asarray(b).astype(dt))
+                if b is not None and b.dtype.kind == "f":
+                    setattr(m, name, b.astype(dt))
         return self
 
     def float(self) -> Module:
@@ -260,15 +338,27 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
-def _to_numpy(value: Any, key: str) -> np.ndarray:
+def _buffer_array(value: Any, name: str) -> Any:
+    if value is None or isinstance(value, np.ndarray):
+        return value
     if isinstance(value, Tensor):
         return value.data
-    if isinstance(value, np.ndarray):
-        return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor
-        return value.detach().cpu().numpy()
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
-        raise TypeError(f"load_state_dict: value for {key!r} is not numeric "
-                        f"({type(value).__name__})")
+        raise TypeError(f"buffer {name!r} must be a numeric array, got {type(value).__name__}")
+    return arr
+
+
+def _to_numpy(value: Any, key: str) -> np.ndarray:
+    if isinstance(value, Tensor):
+        arr = value.data
+    elif isinstance(value, np.ndarray):
+        arr = value
+    elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor
+        arr = value.detach().cpu().numpy()
+    else:
+        arr = np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"load_state_dict: value for {key!r} is not a real numeric array "
+                        f"({type(value).__name__} of dtype {arr.dtype})")
     return arr

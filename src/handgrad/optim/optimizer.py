@@ -145,6 +145,9 @@ class Optimizer:
                 if not p.data.flags.writeable:
                     p.data = p.data.copy()
                 state = self.state.setdefault(id(p), {})
+                for k, v in state.items():  # the model was cast (.double()) after a step
+                    if isinstance(v, np.ndarray) and v.dtype != p.data.dtype:
+                        state[k] = v.astype(p.data.dtype)
                 self._update(p.data, grad, state, group)
         return loss
 
