@@ -33,3 +33,7 @@ __all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLo
             "LogSoftmax"]
 # -- convolution, pooling, batch norm (nn/conv.py) --
 # -- recurrent (nn/recurrent.py) --
+from handgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
+from handgrad.nn.sparse import Embedding  # noqa: E402
+
+__all__ += ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Embedding"]

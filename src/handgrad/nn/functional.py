@@ -137,4 +137,106 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 
 
 # -- convolution and pooling (handgrad.ops.conv) ----------------------------------------
+from handgrad.ops import batchnorm as _bn  # noqa: E402
+from handgrad.ops import conv as _conv  # noqa: E402
+
+conv_output_size = _conv.conv_output_size
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, PyTorch's semantics: input (N, C, H, W) or (C, H, W), weight
+    (O, C/groups, kH, kW), padding an int, a pair, 'valid' or 'same'. See ops.conv.Conv2d
+    for the im2col forward and the backward derived as convolutions."""
+    _check_float(input, "input", "conv2d")
+    return _conv.Conv2d.apply(input, weight, bias, stride=stride, padding=padding,
+                              dilation=dilation, groups=groups)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """Max over each window (padding counts as -inf); ties go to the first maximum in
+    row-major order, as PyTorch. With ``return_indices`` returns (out, indices) with
+    indices into each input plane (int64). See ops.conv.MaxPool2d."""
+    _check_float(input, "input", "max_pool2d")
+    return _conv.MaxPool2d.apply(input, kernel_size=kernel_size, stride=stride,
+                                 padding=padding, dilation=dilation, ceil_mode=ceil_mode,
+                                 return_indices=return_indices)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over each window with PyTorch's divisor rules. See ops.conv.AvgPool2d."""
+    _check_float(input, "input", "avg_pool2d")
+    return _conv.AvgPool2d.apply(input, kernel_size=kernel_size, stride=stride,
+                                 padding=padding, ceil_mode=ceil_mode,
+                                 count_include_pad=count_include_pad,
+                                 divisor_override=divisor_override)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    """Average over PyTorch's adaptive windows to a fixed (OH, OW) (an int, a pair, None
+    keeps that size). See ops.conv.AdaptiveAvgPool2d."""
+    _check_float(input, "input", "adaptive_avg_pool2d")
+    return _conv.AdaptiveAvgPool2d.apply(input, output_size=output_size)
+
+
+def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float | None = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over axis 1 (PyTorch's signature). When ``training`` the batch
+    statistics normalise and the running statistics (np.ndarrays, or None) are updated in
+    place with the unbiased variance. See ops.batchnorm.BatchNorm for the backward."""
+    _check_float(input, "input", "batch_norm")
+    return _bn.BatchNorm.apply(input, weight, bias, _plain(running_mean), _plain(running_var),
+                               training=training, momentum=momentum, eps=eps)
+
+
 # -- recurrent (handgrad.ops.recurrent) ---------------------------------------------------
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """weight[input]: rows of the table for integer ids; repeated ids sum their gradients,
+    the ``padding_idx`` row gets none. See ops.recurrent.Embedding."""
+    from handgrad.ops.recurrent import Embedding
+
+    idx = input.data if isinstance(input, Tensor) else input
+    return Embedding.apply(idx, weight, padding_idx=padding_idx)
+
+
+def rnn(input: Tensor, hx: Tensor | None, w_ih: Tensor, w_hh: Tensor,  # noqa: A002
+        b_ih: Tensor | None = None, b_hh: Tensor | None = None, nonlinearity: str = "tanh",
+        reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """One RNN layer over a (T, N, D) sequence: returns (out (T, N, H), h_n (N, H)).
+    ``hx`` is (N, H) or None (zeros). See ops.recurrent.RNNSequence."""
+    from handgrad.ops.recurrent import RNNSequence
+
+    _check_float(input, "input", "rnn")
+    return RNNSequence.apply(input, hx, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity,
+                             reverse=reverse)
+
+
+def lstm(input: Tensor, hx: tuple[Tensor, Tensor] | None, w_ih: Tensor,  # noqa: A002
+         w_hh: Tensor, b_ih: Tensor | None = None, b_hh: Tensor | None = None,
+         reverse: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """One LSTM layer over a (T, N, D) sequence: returns (out, (h_n, c_n)); ``hx`` is
+    (h0, c0) of shape (N, H) each, or None. See ops.recurrent.LSTMSequence."""
+    from handgrad.ops.recurrent import LSTMSequence
+
+    _check_float(input, "input", "lstm")
+    h0, c0 = (None, None) if hx is None else hx
+    out, h_n, c_n = LSTMSequence.apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+    return out, (h_n, c_n)
+
+
+def gru(input: Tensor, hx: Tensor | None, w_ih: Tensor, w_hh: Tensor,  # noqa: A002
+        b_ih: Tensor | None = None, b_hh: Tensor | None = None,
+        reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """One GRU layer over a (T, N, D) sequence: returns (out, h_n). See
+    ops.recurrent.GRUSequence."""
+    from handgrad.ops.recurrent import GRUSequence
+
+    _check_float(input, "input", "gru")
+    return GRUSequence.apply(input, hx, w_ih, w_hh, b_ih, b_hh, reverse=reverse)

@@ -225,3 +225,37 @@ def _flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 _install_tensor_methods()
+
+# -- recurrent (ops/recurrent.py): fused sequence Functions and their CS231n doors --------
+from handgrad.ops import recurrent  # noqa: E402
+from handgrad.ops.recurrent import (  # noqa: E402
+    Embedding,
+    GRUSequence,
+    GRUStep,
+    LSTMSequence,
+    LSTMStep,
+    RNNSequence,
+    RNNStep,
+    embedding_backward,
+    embedding_forward,
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
+
+__all__ += [
+    "recurrent", "Embedding", "RNNSequence", "LSTMSequence", "GRUSequence", "RNNStep",
+    "LSTMStep", "GRUStep", "rnn_forward", "rnn_backward", "rnn_step_forward",
+    "rnn_step_backward", "lstm_forward", "lstm_backward", "lstm_step_forward",
+    "lstm_step_backward", "gru_forward", "gru_backward", "gru_step_forward",
+    "gru_step_backward", "embedding_forward", "embedding_backward",
+]
