@@ -32,6 +32,17 @@ from handgrad.nn.loss import (  # noqa: E402
 __all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "Softmax",
             "LogSoftmax"]
 # -- convolution, pooling, batch norm (nn/conv.py) --
+from handgrad.nn.conv import (  # noqa: E402
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    MaxPool2d,
+)
+
+__all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
+            "BatchNorm2d"]
 # -- recurrent (nn/recurrent.py) --
 from handgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 from handgrad.nn.sparse import Embedding  # noqa: E402

@@ -226,6 +226,34 @@ def _flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 _install_tensor_methods()
 
+# -- convolution, pooling, batch norm (ops/conv.py, ops/batchnorm.py) ---------------------
+from handgrad.ops import batchnorm, conv  # noqa: E402
+from handgrad.ops.batchnorm import BatchNorm, batch_norm_backward, batch_norm_forward  # noqa: E402
+from handgrad.ops.conv import (  # noqa: E402
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv2d,
+    MaxPool2d,
+    adaptive_avg_pool2d_backward,
+    adaptive_avg_pool2d_forward,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_forward,
+    conv2d_naive,
+    conv_output_size,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
+
+__all__ += ["conv", "batchnorm", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+            "BatchNorm", "conv2d_forward", "conv2d_backward", "conv2d_naive",
+            "conv2d_backward_naive", "conv_output_size", "max_pool2d_forward",
+            "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+            "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
+            "batch_norm_forward", "batch_norm_backward"]
+
 # -- recurrent (ops/recurrent.py): fused sequence Functions and their CS231n doors --------
 from handgrad.ops import recurrent  # noqa: E402
 from handgrad.ops.recurrent import (  # noqa: E402
