@@ -373,3 +373,13 @@ def test_checkpoint_through_handgrad_save_load(tmp_path):
     for (n, p), (_, q) in zip(model.named_parameters(), model2.named_parameters(), strict=True):
         np.testing.assert_array_equal(p.data, q.data, err_msg=n)
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def test_state_looked_up_by_parameter_like_torch():
+    a = Parameter(np.ones(3))
+    opt = optim.SGD([a], lr=0.1, momentum=0.9)
+    a.grad = np.ones(3)
+    opt.step()
+    assert a in opt.state and id(a) in opt.state
+    np.testing.assert_array_equal(opt.state[a]["momentum_buffer"], np.ones(3))
+    assert opt.state.get(Parameter(np.ones(3))) is None

@@ -35,9 +35,37 @@ import numpy as np
 
 from handgrad.tensor import Tensor
 
-__all__ = ["Optimizer", "ParamsT"]
+__all__ = ["Optimizer", "ParamState", "ParamsT"]
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+class ParamState(dict):
+    """Per-parameter state, looked up by the parameter itself (``opt.state[p]``, as in
+    torch) or by ``id(p)``; stored under ``id(p)`` so Tensor's elementwise ``==`` never
+    takes part in the lookup."""
+
+    @staticmethod
+    def _key(key: Any) -> Any:
+        return id(key) if isinstance(key, Tensor) else key
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(self._key(key), value)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(self._key(key))
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(self._key(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._key(key), default)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return super().setdefault(self._key(key), default)
 
 
 class Optimizer:
@@ -51,7 +79,7 @@ class Optimizer:
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults: dict[str, Any] = dict(defaults)
-        self.state: dict[int, dict[str, Any]] = {}  # id(param) -> that param's state
+        self.state: ParamState = ParamState()  # param -> that param's state
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Parameters "
@@ -223,7 +251,7 @@ class Optimizer:
             for k, v in g.items():
                 group.setdefault(k, v)
             new_groups.append(group)
-        self.state = new_state
+        self.state = ParamState(new_state)
         for g, new in zip(self.param_groups, new_groups, strict=True):
             g.clear()
             g.update(new)
