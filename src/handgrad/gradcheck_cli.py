@@ -1,0 +1,186 @@
+"""Gradient-check a forward/backward pair in your own file: handgrad check FILE::NAME.
+
+NAME names the pair by one of these conventions, tried in this order:
+
+* functions ``NAME_forward`` and ``NAME_backward`` in FILE (so CS231n's
+  ``affine_forward``/``affine_backward`` is ``handgrad check layers.py::affine``);
+* a class ``NAME`` with methods ``forward`` and ``backward`` (it is instantiated with no
+  arguments); a ``backward(self, dout)`` that takes only ``dout`` is the "Deep Learning
+  from Scratch" style: ``forward`` keeps what it needs on ``self``, and ``backward``
+  returns the gradient of the input(s);
+* an object ``NAME`` (an instance) with ``forward`` and ``backward`` methods.
+
+The pair itself may be plain (``forward(*arrays) -> out``, ``backward(dout, *arrays) ->
+grads``) or CS231n style (``forward -> (out, cache)``, ``backward(dout, cache)``); see
+:func:`handgrad.check_backward`.
+
+The inputs come from ``--shapes 4x3,3x5`` (standard normal arrays, float64, seeded by
+``--seed``) or else from a function ``NAME_inputs()`` in FILE (or an ``inputs`` method of
+the class) returning the input arrays. Prints ``OK: ...`` and exits 0, or prints the
+report (which input is wrong, the worst elements, a diagnosis) and exits 1.
+
+The file is imported as a module from its path (importlib), with its folder first on
+sys.path so its own imports work; nothing is pickled and no strings are executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["add_arguments", "main", "load_file", "resolve_pair", "parse_shapes"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="FILE::NAME",
+                        help="your Python file and the name of the pair, e.g. layers.py::affine")
+    parser.add_argument("--shapes", default=None,
+                        help="input shapes, comma-separated, dims joined by x: 4x3,3x5 "
+                             "(a scalar input: '()'). Default: NAME_inputs() in the file")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for random inputs and the upstream gradient (default 0)")
+    parser.add_argument("--eps", type=float, default=1e-6,
+                        help="step h of the central difference (default 1e-6)")
+    parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
+    parser.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (1e-3)")
+    parser.add_argument("--time-dim", type=int, default=None,
+                        help="time axis of the first input (e.g. 0 for (T, N, D)): report "
+                             "the error time step by time step")
+    parser.add_argument("--style", choices=("auto", "plain", "cs231n"), default="auto",
+                        help="plain: backward(dout, *inputs); cs231n: forward returns "
+                             "(out, cache) and backward(dout, cache); auto: detect")
+
+
+def parse_shapes(text: str) -> list[tuple[int, ...]]:
+    """'4x3,3x5' -> [(4, 3), (3, 5)]; '()' is a scalar."""
+    shapes = []
+    for part in text.split(","):
+        part = part.strip().replace("X", "x").replace("*", "x")
+        if part in ("()", ""):
+            if part == "" and text.strip() != "":
+                raise ValueError(f"--shapes: empty shape in {text!r}; write a scalar as ()")
+            shapes.append(())
+            continue
+        try:
+            dims = tuple(int(d) for d in part.strip("()").split("x"))
+        except ValueError:
+            raise ValueError(f"--shapes: cannot read {part!r} in {text!r}; write dims joined "
+                             f"by x and shapes separated by commas, e.g. 4x3,3x5") from None
+        if any(d < 0 for d in dims):
+            raise ValueError(f"--shapes: negative size in {part!r}")
+        shapes.append(dims)
+    return shapes
+
+
+def load_file(path: str | Path) -> ModuleType:
+    """Import a Python file from its path as a fresh module (its folder on sys.path)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"handgrad check: no such file: {p}")
+    if p.is_dir() or p.suffix != ".py":
+        raise ValueError(f"handgrad check: expected a .py file, got {p}")
+    name = f"_handgrad_check_{abs(hash(str(p.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"handgrad check: cannot import {p}")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(p.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+    return module
+
+
+def _positional_count(fn: Any) -> int | None:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def resolve_pair(module: ModuleType, name: str) -> tuple[Any, Any, Any, str, str]:
+    """(forward, backward, inputs_fn or None, style hint, description) for NAME."""
+    fwd = getattr(module, f"{name}_forward", None)
+    bwd = getattr(module, f"{name}_backward", None)
+    inputs_fn = getattr(module, f"{name}_inputs", None)
+    if callable(fwd) and callable(bwd):
+        return fwd, bwd, inputs_fn, "auto", f"{name}_forward/{name}_backward"
+    obj = getattr(module, name, None)
+    if obj is not None and callable(getattr(obj, "forward", None)) and \
+            callable(getattr(obj, "backward", None)):
+        if inspect.isclass(obj):
+            try:
+                obj = obj()
+            except TypeError as err:
+                raise ValueError(f"handgrad check: class {name} must be constructible with no "
+                                 f"arguments to be checked ({err})") from None
+        if inputs_fn is None and callable(getattr(obj, "inputs", None)):
+            inputs_fn = obj.inputs
+        forward, backward = obj.forward, obj.backward
+        if _positional_count(backward) == 1:
+            # Deep Learning from Scratch style: backward(dout) uses what forward kept on
+            # self; run forward on the same inputs first so the state matches.
+            def stateful_backward(dout: Any, *arrays: Any) -> Any:
+                forward(*arrays)
+                return backward(dout)
+
+            stateful_backward.__name__ = f"{name}.backward"
+            return forward, stateful_backward, inputs_fn, "plain", f"{name}.forward/backward"
+        return forward, backward, inputs_fn, "auto", f"{name}.forward/backward"
+    pairs = sorted(n[: -len("_forward")] for n in dir(module)
+                   if n.endswith("_forward") and callable(getattr(module, n))
+                   and callable(getattr(module, n[: -len("_forward")] + "_backward", None)))
+    classes = sorted(n for n in dir(module) if not n.startswith("_")
+                     and inspect.isclass(getattr(module, n))
+                     and callable(getattr(getattr(module, n), "forward", None))
+                     and callable(getattr(getattr(module, n), "backward", None)))
+    found = ", ".join(pairs + classes) or "none"
+    raise ValueError(
+        f"handgrad check: found no pair named {name!r} in {module.__file__}: expected "
+        f"functions {name}_forward and {name}_backward, or a class {name} with forward and "
+        f"backward methods. Pairs found in the file: {found}")
+
+
+def main(args: argparse.Namespace) -> int:
+    from handgrad.gradcheck import _check_backward_report, _finish
+
+    path, sep, name = str(args.target).rpartition("::")
+    if not sep or not path or not name:
+        raise ValueError(f"handgrad check: expected FILE::NAME (e.g. layers.py::affine), got "
+                         f"{args.target!r}")
+    module = load_file(path)
+    forward, backward, inputs_fn, style, label = resolve_pair(module, name)
+    if args.shapes is not None:
+        rng = np.random.default_rng(args.seed)
+        inputs = [rng.standard_normal(s) for s in parse_shapes(args.shapes)]
+    elif inputs_fn is not None:
+        inputs = inputs_fn()
+        if isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        if not isinstance(inputs, tuple | list):
+            raise TypeError(f"handgrad check: {name}_inputs() must return the input arrays "
+                            f"(a tuple or list), got {type(inputs).__name__}")
+    else:
+        raise ValueError(f"handgrad check: no inputs for {name}: pass --shapes (e.g. "
+                         f"--shapes 4x3,3x5) or define {name}_inputs() in {path} returning "
+                         f"the input arrays")
+    chosen = args.style if args.style != "auto" else style
+    report, _ = _check_backward_report(
+        forward, backward, tuple(inputs), eps=args.eps, atol=args.atol, rtol=args.rtol,
+        seed=args.seed, time_dim=args.time_dim, names=None, dtype=np.float64, style=chosen)
+    ok = _finish(report, f"{label} in {path}", False, None)
+    print(report["message"])
+    return 0 if ok else 1
