@@ -422,3 +422,45 @@ def test_from_torch_without_torch(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_torch)
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
         hio.from_torch(tmp_path / "x.pt")
+
+
+# ---------------------------------------------------------------------------------
+# what the training commands save: model, optimizer, RNG; resuming is exact
+# ---------------------------------------------------------------------------------
+def test_checkpoint_resume_is_bit_identical(tmp_path):
+    from handgrad import nn, optim
+
+    def make():
+        hg.manual_seed(3)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        return model, opt
+
+    def step(model, opt):
+        x = hg.tensor(hg.get_rng().normal(size=(5, 4)).astype(np.float32))
+        loss = (model(x) * model(x)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    model, opt = make()
+    for _ in range(6):
+        step(model, opt)
+    reference = {k: np.array(v) for k, v in model.state_dict().items()}
+
+    model, opt = make()
+    for _ in range(3):
+        step(model, opt)
+    hg.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+             "rng": hg.random.get_rng_state(), "step": 3}, tmp_path / "ckpt.npz")
+
+    model, opt = make()  # a fresh process would start here
+    hg.manual_seed(999)
+    ckpt = hg.load(tmp_path / "ckpt.npz")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    hg.random.set_rng_state(ckpt["rng"])
+    for _ in range(ckpt["step"], 6):
+        step(model, opt)
+    for k, v in model.state_dict().items():
+        assert np.array_equal(np.asarray(v), reference[k]), k
