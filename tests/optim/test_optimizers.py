@@ -383,3 +383,34 @@ def test_state_looked_up_by_parameter_like_torch():
     assert a in opt.state and id(a) in opt.state
     np.testing.assert_array_equal(opt.state[a]["momentum_buffer"], np.ones(3))
     assert opt.state.get(Parameter(np.ones(3))) is None
+
+
+@pytest.mark.parametrize("name,kwargs", STATE_CASES, ids=[n for n, _ in STATE_CASES])
+def test_zero_dim_parameters(name, kwargs):
+    """A scalar (0-d) parameter works like in torch, state dict shapes included."""
+    hg_cls, th_cls = getattr(optim, name), getattr(torch.optim, name)
+    p = Parameter(np.array(0.7))
+    t = torch.nn.Parameter(torch.tensor(0.7, dtype=torch.float64))
+    hg_opt, th_opt = hg_cls([p], **kwargs), th_cls([t], **kwargs)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        g = rng.standard_normal()
+        p.grad, t.grad = np.array(g), torch.tensor(g, dtype=torch.float64)
+        hg_opt.step()
+        th_opt.step()
+        assert p.data.shape == ()
+        assert_close(p.data, t, np.float64)
+    ours, theirs = hg_opt.state_dict()["state"][0], th_opt.state_dict()["state"][0]
+    for k, v in ours.items():
+        if isinstance(v, np.ndarray):
+            assert v.shape == tuple(theirs[k].shape) == ()
+    fresh = Parameter(p.data.copy())
+    resumed = hg_cls([fresh], **kwargs)
+    resumed.load_state_dict(hg_opt.state_dict())
+    p.grad = fresh.grad = np.array(0.3)
+    t.grad = torch.tensor(0.3, dtype=torch.float64)
+    hg_opt.step()
+    resumed.step()
+    th_opt.step()
+    assert fresh.data == p.data
+    assert_close(fresh.data, t, np.float64)

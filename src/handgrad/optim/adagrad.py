@@ -38,7 +38,9 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[id(p)] = {
                     "step": 0,
-                    "sum": np.full_like(p.data, float(group["initial_accumulator_value"])),
+                    # a 0-d parameter is updated through a (1,) view (Optimizer.step)
+                    "sum": np.full(p.data.shape or (1,),
+                                   float(group["initial_accumulator_value"]), p.data.dtype),
                 }
 
     def _check_group(self, group: dict[str, Any]) -> None:

@@ -172,11 +172,16 @@ class Optimizer:
                     grad = grad.astype(p.data.dtype)
                 if not p.data.flags.writeable:
                     p.data = p.data.copy()
+                arr = p.data
+                if arr.ndim == 0:
+                    # NumPy ufuncs turn 0-d arrays into scalars (no in-place, no indexing):
+                    # update through a 1-element view; the state keeps shape (1,) inside.
+                    arr, grad = arr.reshape(1), grad.reshape(1)
                 state = self.state.setdefault(id(p), {})
                 for k, v in state.items():  # the model was cast (.double()) after a step
-                    if isinstance(v, np.ndarray) and v.dtype != p.data.dtype:
-                        state[k] = v.astype(p.data.dtype)
-                self._update(p.data, grad, state, group)
+                    if isinstance(v, np.ndarray) and v.dtype != arr.dtype:
+                        state[k] = v.astype(arr.dtype)
+                self._update(arr, grad, state, group)
         return loss
 
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
@@ -198,8 +203,11 @@ class Optimizer:
         for p in self._all_params():
             s = self.state.get(id(p))
             if s:
-                state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                       for k, v in s.items()}
+                state[index[id(p)]] = {
+                    k: (v.reshape(p.data.shape).copy()
+                        if isinstance(v, np.ndarray) and v.size == p.data.size else
+                        v.copy() if isinstance(v, np.ndarray) else v)
+                    for k, v in s.items()}
         groups = []
         for g in self.param_groups:
             saved = {k: v for k, v in g.items() if k != "params"}
@@ -266,15 +274,10 @@ def _restore_value(name: str, value: Any, p: Tensor) -> Any:
         if value.shape != p.data.shape:
             raise ValueError(f"load_state_dict: state {name!r} has shape {value.shape} but "
                              f"its parameter has shape {p.data.shape}")
-        if value.dtype.kind == "f":
-            return value.astype(p.data.dtype, copy=True)
-        return value.copy()
+        out = value.astype(p.data.dtype) if value.dtype.kind == "f" else value.copy()
+        return out.reshape(1) if out.ndim == 0 else out  # 0-d params: see step()
     if isinstance(value, list):  # an array that went through JSON
-        arr = np.asarray(value, dtype=p.data.dtype)
-        if arr.shape != p.data.shape:
-            raise ValueError(f"load_state_dict: state {name!r} has shape {arr.shape} but its "
-                             f"parameter has shape {p.data.shape}")
-        return arr
+        return _restore_value(name, np.asarray(value, dtype=p.data.dtype), p)
     if isinstance(value, float) and name == "step" and math.isfinite(value):
         return int(value)
     return value
