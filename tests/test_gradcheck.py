@@ -504,3 +504,35 @@ def test_backward_returning_too_few_gradients(r):
     with pytest.raises(ValueError, match="one gradient per input"):
         hg.check_backward(matmul_forward, bwd, (r.standard_normal((2, 3)),
                                                 r.standard_normal((3, 2))))
+
+
+def test_rnn_loop_that_stops_before_step_zero(rnn_inputs):
+    def bwd(dout, x, h0, wx, wh, b):
+        dx, dh0, dwx, dwh, db = make_rnn_backward()(dout, x, h0, wx, wh, b)
+        dx[0] = 0  # as if the loop ran range(T - 1, 0, -1)
+        return dx, dh0, dwx, dwh, db
+
+    err = failing(hg.check_backward, rnn_forward, bwd, rnn_inputs, time_dim=0)
+    assert err.report["diagnoses"] == {"x": "partial"}
+    assert "range(T - 1, 0, -1)" in str(err)
+
+
+class TransposedMatMul(Function):
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return x @ w
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, w = ctx.saved_arrays
+        return dout @ w.T, dout.T @ x  # wrong: the transpose of x.T @ dout
+
+
+def test_transposed_weight_in_a_function(r):
+    fn = lambda a, b: TransposedMatMul.apply(a, b)  # noqa: E731
+    err = failing(hg.gradcheck, fn, (r.standard_normal((4, 3)), r.standard_normal((3, 3))))
+    assert err.report["diagnoses"] == {"b": "transposed"}
+    # a rectangular weight cannot even take the transposed gradient: a clear ValueError
+    with pytest.raises(ValueError, match="backward pass failed"):
+        hg.gradcheck(fn, (r.standard_normal((4, 3)), r.standard_normal((3, 5))))

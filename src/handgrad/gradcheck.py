@@ -191,6 +191,11 @@ def _work_dtype(arr: np.ndarray, dtype: Any) -> np.dtype:
 def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
          time_dim: int | None, sizes: dict[str, int], what: str) -> dict[str, Any]:
     variables = problem.variables
+    seen: set[str] = set()
+    for var in variables:  # unique names in the report (an input and a parameter "w")
+        if var.name in seen:
+            var.name = f"{var.kind} {var.name}"
+        seen.add(var.name)
     outs0 = problem.evaluate()
     if not outs0:
         raise TypeError(f"{what}: the function returned no floating-point output to check "
@@ -205,7 +210,11 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
     if time_dim is not None:
         seq = next((v for v in variables if v.time_axis is not None), None)
         steps = seq.array.shape[seq.time_axis] if seq is not None else sizes.get("T", 1)
-        out_axes = [time_dim if o.ndim > time_dim and o.shape[time_dim] == steps else None
+        # an output has the time axis when it is shaped like the sequence, (T, N, H) for
+        # x of (T, N, D); others (the final state (N, H)) belong to the last step
+        seq_ndim = seq.array.ndim if seq is not None else None
+        out_axes = [time_dim if (o.ndim > time_dim and o.shape[time_dim] == steps
+                                 and (seq_ndim is None or o.ndim == seq_ndim)) else None
                     for o in outs0]
 
     def losses(outs: list[np.ndarray]) -> np.ndarray:
@@ -289,7 +298,7 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
         "eps": eps, "atol": atol, "rtol": rtol, "seed": seed,
         "time_dim": time_dim, "steps": steps if time_dim is not None else None,
         "first_bad_step": seq_first,
-        "float32_in_computation": list(problem.lowp),
+        "float32_in_computation": list(dict.fromkeys(problem.lowp)),
     }
     return report
 
@@ -551,6 +560,13 @@ def _diagnose(var: _Var, a: np.ndarray, n: np.ndarray, bad: np.ndarray, plus: np
                     f"only the last time step (t={T - 1}) of d{name} gets a gradient; steps "
                     f"0..{T - 2} get zero. The BPTT loop must run over every step, from the "
                     f"last to the first, carrying dh to the previous step."), extra
+            bad_steps = [row["t"] for row in per_slice if not row["ok"]]
+            if all(per_slice[t]["analytic_norm"] <= atol * 10 for t in bad_steps):
+                return "partial", (
+                    f"d{name} is zero at time step(s) {bad_steps} and right at all the "
+                    f"others: the BPTT loop never reaches them. A loop written "
+                    f"range(T - 1, 0, -1) stops before t=0; use reversed(range(T)) or "
+                    f"range(T - 1, -1, -1)."), extra
             right = f"t={T - 1}" if first + 1 == T - 1 else f"t={first + 1}..{T - 1}"
             return "time_step", (
                 f"d{name} is right at {right} and first departs at time "
@@ -598,6 +614,12 @@ def _diagnose(var: _Var, a: np.ndarray, n: np.ndarray, bad: np.ndarray, plus: np
             f"gradient is not ({desc}); elsewhere it agrees. The gradient reaches only part "
             f"of {name}: a loop that stops early, a slice or index that misses some "
             f"entries, or a mask applied twice."), extra
+    if per_slice and not per_slice[-1]["ok"]:
+        T = len(per_slice)
+        return "time_step", (
+            f"d{name} is already wrong at the last time step t={T - 1}, where nothing "
+            f"flows in from later steps: the one-step backward itself is wrong. Check the "
+            f"step function alone first (one step, T=1), then the loop."), extra
     return "unknown", (
         f"no simple pattern (sign, constant factor, transpose, missing elements, kink) "
         f"fits; best scalar fit analytic ~ {c:.3g} x numeric. Compare the worst elements "
@@ -814,7 +836,14 @@ class _GraphProblem(_Problem):
                 if o.dtype.itemsize < 8 and o.dtype.kind == "f":
                     self.lowp.append(f"an output is {o.dtype}")
                 if o.requires_grad and u.any():
-                    o.backward(u, retain_graph=True)
+                    try:
+                        o.backward(u, retain_graph=True)
+                    except ValueError as err:
+                        raise ValueError(
+                            f"gradcheck: the backward pass failed: {err}. A Function's "
+                            f"backward must return, for each input, a gradient of that "
+                            f"input's shape (or one that broadcasts to it); a transposed "
+                            f"or unreduced gradient fails here.") from err
             elif not self.warned_ndarray:
                 self.warned_ndarray = True
                 self.notes.append(
@@ -1153,3 +1182,7 @@ class _CallableModule(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallableModule
+try:  # so help() and inspect.signature(handgrad.gradcheck) show the function's arguments
+    sys.modules[__name__].__signature__ = inspect.signature(gradcheck)  # type: ignore[attr-defined]
+except (TypeError, ValueError):  # pragma: no cover
+    pass
