@@ -109,6 +109,26 @@ def test_sgd_beside_gd(result):
     assert abs(s["w_after_1_epoch"] - 7) < abs(s["gd_w_after_1_epoch_of_data"] - 7)
 
 
+def test_divergence_is_explained_with_the_stable_range():
+    hg.manual_seed(0)
+    x, y = L.make_linear_data(200)
+    with pytest.raises(ValueError, match=r"fit_gd: diverged at step \d+ with lr=0.5.*"
+                                         r"stable only for lr < 2 / lambda_max.* = 0\.2"):
+        L.fit_gd(x, y, lr=0.5, iterations=200)
+    with pytest.raises(ValueError, match="fit_sgd: diverged"):
+        L.fit_sgd(x, y, lr=2.0, epochs=2, batch_size=10)
+    with pytest.raises(ValueError, match=r"fit_multivariate: diverged.*= 0\.10"):
+        L.fit_multivariate(lr=0.5, iterations=500)
+
+
+def test_short_runs_print_a_summary(tmp_path, capsys):
+    from handgrad import cli
+
+    assert cli.main(["experiment", "linreg", "--out", str(tmp_path), "--iterations", "50",
+                     "--epochs", "1"]) == 0
+    assert "w = n/a" in capsys.readouterr().out
+
+
 def test_sgd_rejects_bad_batch():
     with pytest.raises(ValueError, match="batch_size"):
         L.fit_sgd(np.ones(3), np.ones(3), batch_size=0)

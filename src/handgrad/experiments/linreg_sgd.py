@@ -180,6 +180,22 @@ def linreg_gradients(x: np.ndarray, y: np.ndarray, w: float, b: float
     return float(0.5 * np.mean(r * r)), float(np.mean(r * x)), float(np.mean(r))
 
 
+_RUNAWAY = 1e8
+
+
+def _diverged(what: str, step: int, lr: float, x: np.ndarray, values: list[float]) -> None:
+    """Raise a ValueError that says GD diverged and which learning rates are stable."""
+    xa = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    design = np.concatenate([xa, np.ones((xa.shape[0], 1))], axis=1)
+    # E = (1/2n)||X1 p - y||^2 has Hessian X1^T X1 / n: GD is stable for lr < 2 / lambda_max
+    lam = float(np.linalg.eigvalsh(design.T @ design / design.shape[0]).max())
+    raise ValueError(
+        f"{what}: diverged at step {step} with lr={lr:g} (parameters reached "
+        f"{max(abs(v) for v in values):.3g}); on this data gradient descent is stable only "
+        f"for lr < 2 / lambda_max(X^T X / n) = {2 / lam:.4g}"
+    )
+
+
 def _autograd_step(x: np.ndarray, y: np.ndarray, w: hg.Tensor, b: hg.Tensor
                    ) -> tuple[float, float, float]:
     """E = (1/2) mean((w x + b - y)^2) on Tensors; returns E, dE/dw, dE/db by autograd."""
@@ -209,6 +225,8 @@ def fit_gd(x: np.ndarray, y: np.ndarray, lr: float = 1e-2, iterations: int = 500
         b.data -= lr * gb  # in place: .data stays an ndarray
         ws.append(float(w.data))
         bs.append(float(b.data))
+        if not (abs(ws[-1]) < _RUNAWAY and abs(bs[-1]) < _RUNAWAY):
+            _diverged("fit_gd", len(ws) - 1, lr, x, [ws[-1], bs[-1]])
     losses.append(linreg_gradients(x, y, ws[-1], bs[-1])[0])
     return {"w": np.asarray(ws), "b": np.asarray(bs), "loss": np.asarray(losses),
             "max_hand_vs_autograd": worst}
@@ -237,6 +255,8 @@ def fit_sgd(x: np.ndarray, y: np.ndarray, lr: float = 1e-2, epochs: int = 5,
             b.data -= lr * gb  # in place: .data stays an ndarray
             ws.append(float(w.data))
             bs.append(float(b.data))
+            if not (abs(ws[-1]) < _RUNAWAY and abs(bs[-1]) < _RUNAWAY):
+                _diverged("fit_sgd", len(ws) - 1, lr, x, [ws[-1], bs[-1]])
         epoch_loss.append(linreg_gradients(x, y, ws[-1], bs[-1])[0])
     return {"w": np.asarray(ws), "b": np.asarray(bs), "epoch_loss": np.asarray(epoch_loss),
             "updates_per_epoch": -(-n // batch_size)}
@@ -280,6 +300,12 @@ def fit_multivariate(X: np.ndarray = MULTI_X, y: np.ndarray | None = None, lr: f
         worst = max(worst, float(np.max(np.abs(beta.grad - hand))))
         beta.data = beta.data - lr * beta.grad
         history.append(beta.data.copy())
+        if not np.max(np.abs(beta.data)) < _RUNAWAY:
+            # here E = (1/2)||X1 beta - y||^2 (a sum), so the bound is 2 / lambda_max(X1^T X1)
+            lam = float(np.linalg.eigvalsh(X1.T @ X1).max())
+            raise ValueError(f"fit_multivariate: diverged at step {len(history) - 1} with "
+                             f"lr={lr:g}; stable only for lr < 2 / lambda_max(X1^T X1) = "
+                             f"{2 / lam:.4g}")
     return {"beta": beta.data.copy(), "history": np.asarray(history),
             "loss": float(0.5 * np.sum((X1 @ beta.data - y) ** 2)),
             "max_hand_vs_autograd": worst}
@@ -654,6 +680,10 @@ def _plots(out_dir: Any, cfg: dict[str, Any], gd: dict[str, Any], full: dict[str
     return names
 
 
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
 def _print_summary(m: dict[str, Any]) -> None:
     g = m["gradient_descent_1d"]
     print("gradient descent on f(x) = x^2 + 2x + 3 from x = 3 (lr 1e-2, stop |f'| < 1e-5):")
@@ -662,22 +692,25 @@ def _print_summary(m: dict[str, Any]) -> None:
                  for k in ("analytic", "difference_quotient", "autograd")])
     lr = m["linreg_gd"]
     print(f"\nlinear regression y = 7x + 2, {lr['n_points']} points, lr {lr['lr']}:")
-    print(f"  after 100 iterations: w = {lr['w_at_100']:.4f}, b = {lr['b_at_100']:.4f}"
+    print(f"  after 100 iterations: w = {_fmt(lr['w_at_100'])}, b = {_fmt(lr['b_at_100'])}"
           f"  (b -> 2 slowly: within 0.02 first at iteration "
-          f"{lr['first_iteration_b_within_0.02']})")
+          f"{_fmt(lr['first_iteration_b_within_0.02'], 'd')}); after {lr['iterations']}: "
+          f"w = {lr['final_w']:.4f}, b = {lr['final_b']:.4f}")
     s = m["linreg_sgd"]
     print(f"  mini-batch SGD (batch {s['batch_size']}) after 1 epoch: "
-          f"w = {s['w_after_1_epoch']:.4f}, b = {s['b_after_1_epoch']:.4f}; after "
+          f"w = {_fmt(s['w_after_1_epoch'])}, b = {_fmt(s['b_after_1_epoch'])}; after "
           f"{s['epochs']}: w = {s['final_w']:.4f}, b = {s['final_b']:.4f}")
     mv = m["multivariate"]
     print(f"\nmultivariate: beta = {np.round(mv['beta'], 5).tolist()} (true [1, 3, 5, 7])")
     e = m["errors"]
     print(f"\nthe error four ways at w = b = 0 (n = {e['n']}):")
-    print_table([{"error": k, "value": v["value"], "dE/dw": v["dE_dw"], "dE/db": v["dE_db"],
-                  "as loss (lr 1e-2)": ("diverged at " + str(e["as_loss"][k]["diverged_at"]))
-                  if e["as_loss"][k]["diverged_at"] else
-                  f"b -> {e['as_loss'][k]['final_b']:.3f}"}
-                 for k, v in e["at_w_b_zero"].items()])
+    rows = []
+    for k, v in e["at_w_b_zero"].items():
+        trained = e["as_loss"][k]
+        rows.append({"error": k, "value": v["value"], "dE/dw": v["dE_dw"], "dE/db": v["dE_db"],
+                     f"as loss (lr {lr['lr']:g})": f"diverged at {trained['diverged_at']}"
+                     if trained["diverged_at"] else f"b -> {trained['final_b']:.3f}"})
+    print_table(rows)
     print(f"\nwrote metrics.json and {', '.join(m['plots'])} to {m['out_dir']}")
 
 
