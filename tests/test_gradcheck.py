@@ -536,3 +536,41 @@ def test_transposed_weight_in_a_function(r):
     # a rectangular weight cannot even take the transposed gradient: a clear ValueError
     with pytest.raises(ValueError, match="backward pass failed"):
         hg.gradcheck(fn, (r.standard_normal((4, 3)), r.standard_normal((3, 5))))
+
+
+# ----------------------------------------------------------------------------------------
+# The course's counting-ones RNN: s_k = s_{k-1} w_rec + x_k w_x, y = s_T (scalar weights)
+# ----------------------------------------------------------------------------------------
+def count_forward(X, wx, wrec):
+    s = np.zeros(X.shape[0])
+    for k in range(X.shape[1]):
+        s = s * wrec + X[:, k] * wx
+    return s
+
+
+def count_backward(dy, X, wx, wrec, only_last=False):
+    T = X.shape[1]
+    states = [np.zeros(X.shape[0])]
+    for k in range(T):
+        states.append(states[-1] * wrec + X[:, k] * wx)
+    ds, dwx, dwrec = dy, 0.0, 0.0
+    for k in reversed(range(T)):  # BPTT: from the last step to the first
+        if not only_last or k == T - 1:
+            dwx += np.sum(ds * X[:, k])
+            dwrec += np.sum(ds * states[k])
+        ds = ds * wrec
+    return None, dwx, dwrec
+
+
+def test_counting_ones_scalar_weights():
+    X = np.random.default_rng(1).integers(0, 2, size=(10, 6)).astype(np.float64)
+    assert hg.check_backward(count_forward, count_backward, (X, 1.2, 1.2))
+    rep = last_report()
+    assert set(rep["results"]) == {"wx", "wrec"}  # X: backward returned None
+    assert any("None for X" in note for note in rep["notes"])
+    # wrt says the same thing explicitly
+    assert hg.check_backward(count_forward, count_backward, (X, 1.2, 1.2), wrt=("wx", "wrec"))
+    err = failing(hg.check_backward, count_forward,
+                  lambda dy, X, wx, wr: count_backward(dy, X, wx, wr, only_last=True),
+                  (X, 1.2, 1.2), names=["X", "wx", "wrec"])
+    assert set(err.report["failed"]) == {"wx", "wrec"}

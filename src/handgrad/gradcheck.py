@@ -147,6 +147,7 @@ class _Problem:
     variables: list[_Var]
     notes: list[str]
     lowp: list[str]  # where the computation dropped to float32/16
+    none_skips = False  # does a None gradient mean "skip this input"?
 
     def evaluate(self) -> list[np.ndarray]:  # float outputs at the current values
         raise NotImplementedError
@@ -189,7 +190,8 @@ def _work_dtype(arr: np.ndarray, dtype: Any) -> np.dtype:
 # The engine
 # ----------------------------------------------------------------------------------------
 def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
-         time_dim: int | None, sizes: dict[str, int], what: str) -> dict[str, Any]:
+         time_dim: int | None, seq_shape: tuple[int, ...] | None, sizes: dict[str, int],
+         what: str) -> dict[str, Any]:
     variables = problem.variables
     seen: set[str] = set()
     for var in variables:  # unique names in the report (an input and a parameter "w")
@@ -207,15 +209,12 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
     # Time steps: which axis of each output is time (None: counts as the last step).
     steps = 1
     out_axes: list[int | None] = [None] * len(outs0)
-    if time_dim is not None:
-        seq = next((v for v in variables if v.time_axis is not None), None)
-        steps = seq.array.shape[seq.time_axis] if seq is not None else sizes.get("T", 1)
+    if time_dim is not None and seq_shape is not None:
+        steps = seq_shape[time_dim]
         # an output has the time axis when it is shaped like the sequence, (T, N, H) for
         # x of (T, N, D); others (the final state (N, H)) belong to the last step
-        seq_ndim = seq.array.ndim if seq is not None else None
-        out_axes = [time_dim if (o.ndim > time_dim and o.shape[time_dim] == steps
-                                 and (seq_ndim is None or o.ndim == seq_ndim)) else None
-                    for o in outs0]
+        out_axes = [time_dim if (o.ndim == len(seq_shape) and o.shape[time_dim] == steps)
+                    else None for o in outs0]
 
     def losses(outs: list[np.ndarray]) -> np.ndarray:
         """L_t = <u, out> restricted to step t (shape (steps,)); their sum is L."""
@@ -231,13 +230,26 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
     base = losses(outs0)
     L0 = base.sum()
 
+    analytic = problem.analytic(ups)
+    keep = list(range(len(variables)))
+    if problem.none_skips:  # check_backward: None is the learner saying "not computed"
+        skipped = [variables[k].name for k in keep if analytic[k] is None]
+        keep = [k for k in keep if analytic[k] is not None]
+        if skipped:
+            problem.notes.append(f"backward returned None for {', '.join(skipped)}: not "
+                                 f"checked.")
+        if not keep:
+            raise ValueError(f"{what}: backward returned None for every input; nothing to "
+                             f"check")
+
     # Numerical gradients: two evaluations per element (central difference), plus the
     # one-sided slopes (L(x+h) - L(x)) / h and (L(x) - L(x-h)) / h that tell a kink.
     numeric: list[np.ndarray] = []
     numeric_steps: list[np.ndarray] = []
     slope_plus: list[np.ndarray] = []
     slope_minus: list[np.ndarray] = []
-    for var in variables:
+    for k in keep:
+        var = variables[k]
         flat = var.array.reshape(-1)  # a view: the working copy is contiguous
         per = np.zeros((flat.size, steps))
         plus = np.zeros(flat.size)
@@ -256,8 +268,6 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
         numeric.append(per.sum(axis=1).reshape(var.array.shape))
         slope_plus.append(plus.reshape(var.array.shape))
         slope_minus.append(minus.reshape(var.array.shape))
-
-    analytic = problem.analytic(ups)
 
     # Per-step analytic gradients: the loss of step t only (upstream zero elsewhere).
     analytic_steps: list[list[np.ndarray | None]] | None = None
@@ -278,11 +288,12 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
             analytic_steps.append(problem.analytic(masked))
 
     results: dict[str, dict[str, Any]] = {}
-    for k, var in enumerate(variables):
+    for j, k in enumerate(keep):
+        var = variables[k]
         steps_a = None if analytic_steps is None else [s[k] for s in analytic_steps]
         results[var.name] = _compare(
-            var, analytic[k], numeric[k], numeric_steps[k], steps_a, slope_plus[k],
-            slope_minus[k], eps=eps, atol=atol, rtol=rtol, sizes=sizes, lowp=problem.lowp,
+            var, analytic[k], numeric[j], numeric_steps[j], steps_a, slope_plus[j],
+            slope_minus[j], eps=eps, atol=atol, rtol=rtol, sizes=sizes, lowp=problem.lowp,
             steps=steps if time_dim is not None else None)
     _relate_to_sequence_input(results)
     failed = [name for name, r in results.items() if not r["ok"]]
@@ -482,6 +493,9 @@ def _diagnose(var: _Var, a: np.ndarray, n: np.ndarray, bad: np.ndarray, plus: np
     nn_ = float(np.dot(n.ravel(), n.ravel()))
     c = float(np.dot(a.ravel(), n.ravel()) / nn_) if nn_ > 0 else 0.0
     scaled = _fits(a, c * n, atol)
+    if scaled and np.count_nonzero(n) < 4:
+        # with one to three numbers any ratio "fits": only trust a round one (k, 1/k)
+        scaled = abs(c + 1) < 1e-3 or _name_factor(c, {})[1] is not None
     if scaled and abs(c + 1) < 1e-2:
         return "sign", (
             f"analytic = -numeric: the sign of d{name} is flipped. Look for a missing minus "
@@ -744,14 +758,28 @@ def _check_args(eps: float, atol: float, rtol: float, time_dim: int | None) -> N
                          f"input, e.g. 0 for (T, N, D)), got {time_dim!r}")
 
 
+def _sequence_shape(items: list[Any], time_dim: int | None,
+                    what: str) -> tuple[int, ...] | None:
+    """The shape of the first input, whose axis ``time_dim`` is time."""
+    if time_dim is None:
+        return None
+    first = items[0] if items else None
+    shape = getattr(first, "shape", None)
+    if shape is None or len(shape) <= time_dim:
+        raise ValueError(f"{what}: time_dim={time_dim} is the time axis of the first input, "
+                         f"which must be an array with more than {time_dim} dims; got "
+                         f"{'shape ' + str(tuple(shape)) if shape is not None else first!r}")
+    return tuple(shape)
+
+
 def _sizes(inputs: Sequence[tuple[str, tuple[int, ...]]], outputs: list[np.ndarray],
-           time_dim: int | None) -> dict[str, int]:
+           time_dim: int | None, seq: tuple[str, tuple[int, ...] | None]) -> dict[str, int]:
     """Named sizes a constant factor might be: every dim of every input and output, the
     number of elements, and T."""
     sizes: dict[str, int] = {}
-    if time_dim is not None and inputs and len(inputs[0][1]) > time_dim:
-        sizes[f"T, the number of time steps (dim {time_dim} of '{inputs[0][0]}')"] = \
-            inputs[0][1][time_dim]
+    if time_dim is not None and seq[1] is not None:
+        sizes[f"T, the number of time steps (dim {time_dim} of '{seq[0]}')"] = \
+            seq[1][time_dim]
     for name, shape in inputs:
         for d, s in enumerate(shape):
             sizes.setdefault(f"dim {d} of '{name}' {tuple(shape)}", s)
@@ -947,11 +975,7 @@ def _gradcheck_report(fn: Callable[..., Any], inputs: Any, *, params: dict[str, 
             variables.append(_Var(arg_names[i], "input", work, arr.dtype, ax))
             if arr.dtype.itemsize < 8:
                 float32_inputs.append(arg_names[i])
-    if time_dim is not None:
-        if not checked or checked[0] != 0 or variables[0].array.ndim <= time_dim:
-            raise ValueError(f"gradcheck: time_dim={time_dim} refers to the time axis of the "
-                             f"first input, which must be a float array/tensor being checked "
-                             f"with more than {time_dim} dims")
+    seq_shape = _sequence_shape(items, time_dim, "gradcheck")
     saved = [(p, p.data, p.grad) for _, p in param_items]
     try:
         for pname, p in param_items:
@@ -971,9 +995,11 @@ def _gradcheck_report(fn: Callable[..., Any], inputs: Any, *, params: dict[str, 
         user_state = get_rng_state()
         try:
             outs0 = problem.evaluate()
-            sizes = _sizes([(v.name, v.array.shape) for v in variables], outs0, time_dim)
+            sizes = _sizes([(v.name, v.array.shape) for v in variables], outs0, time_dim,
+                           (arg_names[0] if arg_names else "", seq_shape))
             report = _run(problem, eps=eps, atol=atol, rtol=rtol, seed=seed,
-                          time_dim=time_dim, sizes=sizes, what="gradcheck")
+                          time_dim=time_dim, seq_shape=seq_shape, sizes=sizes,
+                          what="gradcheck")
         finally:
             set_rng_state(user_state)
     finally:
@@ -1027,6 +1053,7 @@ class _PairProblem(_Problem):
         self.names = names
         self.notes = []
         self.lowp = []
+        self.none_skips = True
 
     def _forward(self) -> Any:
         # copies: a forward that modifies its input in place must not spoil the check
@@ -1066,8 +1093,9 @@ class _PairProblem(_Problem):
             raise ValueError(
                 f"check_backward: backward returned {len(grads)} gradient(s) but forward "
                 f"takes {n_in} input(s) ({', '.join(self.names)}), {len(self.checked)} of "
-                f"them float: return one gradient per input (None where there is none), "
-                f"in the order of forward's arguments")
+                f"them checked: return one gradient per input (None where there is none), "
+                f"in the order of forward's arguments, or say which inputs your gradients "
+                f"are for with wrt=(...)")
         return [None if g is None else np.asarray(g) for g in picked]
 
 
@@ -1075,7 +1103,7 @@ def check_backward(forward: Callable[..., Any], backward: Callable[..., Any], in
                    *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
                    seed: int = 0, raise_exception: bool = True, time_dim: int | None = None,
                    names: Sequence[str] | None = None, dtype: Any = np.float64,
-                   style: str = "auto") -> bool:
+                   style: str = "auto", wrt: Sequence[int | str] | None = None) -> bool:
     """Check a pure-NumPy forward/backward pair written by hand.
 
     Two styles:
@@ -1090,12 +1118,14 @@ def check_backward(forward: Callable[..., Any], backward: Callable[..., Any], in
     array (a tuple, dict or object: the cache), or whose backward has a parameter named
     ``cache`` or ``ctx``; otherwise plain. Pass ``style="plain"`` or ``"cs231n"`` to say so.
 
-    Integer inputs (labels, indices) are passed through and not checked; backward may
-    return a gradient for every input or only for the float ones. Everything else is as
+    Integer inputs (labels, indices) are passed through and not checked; so are the float
+    inputs left out of ``wrt`` (indices or names of the inputs to check, e.g.
+    ``wrt=("wx", "wrec")``), and those for which backward returns None. Backward may
+    return a gradient for every input, or only for the checked ones, in order. Everything else is as
     in :func:`gradcheck` (float64 working copies, relative error, the report, time_dim).
     """
     kw = dict(eps=eps, atol=atol, rtol=rtol, seed=seed, time_dim=time_dim, names=names,
-              style=style)
+              style=style, wrt=wrt)
     report, f32 = _check_backward_report(forward, backward, inputs, dtype=dtype, **kw)
     rerun = None
     if dtype is None and f32:
@@ -1110,7 +1140,8 @@ def check_backward(forward: Callable[..., Any], backward: Callable[..., Any], in
 def _check_backward_report(forward: Callable[..., Any], backward: Callable[..., Any],
                            inputs: Any, *, eps: float, atol: float, rtol: float, seed: int,
                            time_dim: int | None, names: Sequence[str] | None, dtype: Any,
-                           style: str) -> tuple[dict[str, Any], list[str]]:
+                           style: str, wrt: Sequence[int | str] | None = None,
+                           ) -> tuple[dict[str, Any], list[str]]:
     if not callable(forward) or not callable(backward):
         raise TypeError("check_backward: forward and backward must be callables")
     if style not in ("auto", "plain", "cs231n"):
@@ -1122,6 +1153,18 @@ def _check_backward_report(forward: Callable[..., Any], backward: Callable[..., 
         raise ValueError(f"check_backward: names has {len(names)} entries but there are "
                          f"{len(items)} inputs")
     arg_names = list(names) if names is not None else _arg_names(forward, len(items))
+    wanted: set[int] = set()
+    for w in wrt or ():
+        if isinstance(w, str):
+            if w not in arg_names:
+                raise ValueError(f"check_backward: wrt names {w!r}, but the inputs are "
+                                 f"{arg_names}")
+            wanted.add(arg_names.index(w))
+        elif isinstance(w, int | np.integer) and -len(items) <= w < len(items):
+            wanted.add(int(w) % len(items))
+        else:
+            raise ValueError(f"check_backward: wrt must hold input indices (0..{len(items) - 1}) "
+                             f"or names {arg_names}, got {w!r}")
     arrays: list[Any] = []
     checked: list[int] = []
     variables: list[_Var] = []
@@ -1139,6 +1182,8 @@ def _check_backward_report(forward: Callable[..., Any], backward: Callable[..., 
             continue
         work = np.array(arr, dtype=_work_dtype(arr, dtype), copy=True, order="C")
         arrays.append(work)
+        if wrt is not None and i not in wanted:
+            continue
         checked.append(i)
         ax = time_dim if (time_dim is not None and i == 0) else None
         variables.append(_Var(arg_names[i], "input", work, arr.dtype, ax))
@@ -1146,18 +1191,16 @@ def _check_backward_report(forward: Callable[..., Any], backward: Callable[..., 
             float32_inputs.append(arg_names[i])
     if not variables:
         raise ValueError("check_backward: no float input to check: pass NumPy float arrays")
-    if time_dim is not None and (0 not in checked or variables[0].array.ndim <= time_dim):
-        raise ValueError(f"check_backward: time_dim={time_dim} refers to the time axis of the "
-                         f"first input, which must be a float array with more than "
-                         f"{time_dim} dims")
+    seq_shape = _sequence_shape(items, time_dim, "check_backward")
     probe = forward(*[a.copy() if isinstance(a, np.ndarray) else a for a in arrays])
     chosen = style if style != "auto" else ("cs231n" if _is_cs231n(probe, backward)
                                             else "plain")
     problem = _PairProblem(forward, backward, arrays, checked, variables, chosen, arg_names)
     outs0 = problem.evaluate()
-    sizes = _sizes([(v.name, v.array.shape) for v in variables], outs0, time_dim)
+    sizes = _sizes([(v.name, v.array.shape) for v in variables], outs0, time_dim,
+                   (arg_names[0] if arg_names else "", seq_shape))
     report = _run(problem, eps=eps, atol=atol, rtol=rtol, seed=seed, time_dim=time_dim,
-                  sizes=sizes, what="check_backward")
+                  seq_shape=seq_shape, sizes=sizes, what="check_backward")
     report["style"] = chosen
     if float32_inputs and dtype is not None:
         report["notes"].append(
