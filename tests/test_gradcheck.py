@@ -574,3 +574,40 @@ def test_counting_ones_scalar_weights():
                   lambda dy, X, wx, wr: count_backward(dy, X, wx, wr, only_last=True),
                   (X, 1.2, 1.2), names=["X", "wx", "wrec"])
     assert set(err.report["failed"]) == {"wx", "wrec"}
+
+
+class TwoOutputs(Function):
+    """(tanh x, x^2): backward receives one upstream gradient per output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(x, y)
+        return y, x * x
+
+    @staticmethod
+    def backward(ctx, dy, dz):
+        x, y = ctx.saved_arrays
+        return dy * (1 - y * y) + 2 * x * dz
+
+
+def test_layer_door_with_several_outputs(r):
+    """Fn.layer_forward -> ((y, z), cache) and Fn.layer_backward((dy, dz), cache)."""
+    assert hg.check_backward(TwoOutputs.layer_forward, TwoOutputs.layer_backward,
+                             r.standard_normal((2, 3)))
+    assert last_report()["style"] == "cs231n"
+    assert hg.gradcheck(lambda t: TwoOutputs.apply(t), r.standard_normal((2, 3)))
+
+
+def test_cs231n_several_outputs_then_cache(r):
+    """CS231n's lstm_step style: forward -> (h, c, cache), backward(dh, dc, cache)."""
+    def step_forward(x, c):
+        h = np.tanh(x) * c
+        return h, 2 * c, (x, c)
+
+    def step_backward(dh, dc, cache):
+        x, c = cache
+        return dh * c * (1 - np.tanh(x) ** 2), dh * np.tanh(x) + 2 * dc
+
+    assert hg.check_backward(step_forward, step_backward,
+                             (r.standard_normal((2, 3)), r.standard_normal((2, 3))))

@@ -1028,6 +1028,17 @@ def last_report() -> dict[str, Any] | None:
 # ----------------------------------------------------------------------------------------
 # check_backward: a learner's own NumPy forward/backward pair
 # ----------------------------------------------------------------------------------------
+def _positional_count(fn: Any) -> int | None:
+    """How many positional arguments fn takes (None: *args, or unknown)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 def _is_cs231n(result: Any, backward: Callable[..., Any]) -> bool:
     if not isinstance(result, tuple) or len(result) < 2:
         return False
@@ -1077,7 +1088,12 @@ class _PairProblem(_Problem):
             if o.dtype.itemsize < 8:
                 self.lowp.append(f"forward's output is {o.dtype}")
         if self.style == "cs231n":
-            grads = self.backward(*ups, result[-1])
+            if len(ups) > 1 and _positional_count(self.backward) == 2:
+                # backward(douts, cache): several upstream gradients in one tuple (the
+                # Function.layer_backward door); CS231n writes backward(dh, dc, cache)
+                grads = self.backward(tuple(ups), result[-1])
+            else:
+                grads = self.backward(*ups, result[-1])
         else:
             dout = ups[0] if len(ups) == 1 else tuple(ups)
             grads = self.backward(dout, *args)
@@ -1112,7 +1128,9 @@ def check_backward(forward: Callable[..., Any], backward: Callable[..., Any], in
       ``backward(dout, *arrays) -> grads`` (one array per input, or a tuple; ``dout`` is a
       tuple when forward returns several outputs);
     * CS231n: ``forward(*arrays) -> (out, cache)`` (or ``(out1, out2, ..., cache)``) and
-      ``backward(dout, cache) -> grads`` (``backward(dout1, dout2, ..., cache)``).
+      ``backward(dout, cache) -> grads``; with several outputs ``backward(dout1, dout2,
+      ..., cache)``, or ``backward((dout1, dout2), cache)`` when backward takes exactly two
+      arguments (handgrad's own ``Fn.layer_forward``/``Fn.layer_backward`` doors).
 
     ``style="auto"`` picks CS231n when forward returns a tuple whose last item is not an
     array (a tuple, dict or object: the cache), or whose backward has a parameter named

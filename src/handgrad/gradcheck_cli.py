@@ -101,18 +101,10 @@ def load_file(path: str | Path) -> ModuleType:
     return module
 
 
-def _positional_count(fn: Any) -> int | None:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return None
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-
-
 def resolve_pair(module: ModuleType, name: str) -> tuple[Any, Any, Any, str, str]:
     """(forward, backward, inputs_fn or None, style hint, description) for NAME."""
+    from handgrad.gradcheck import _positional_count
+
     fwd = getattr(module, f"{name}_forward", None)
     bwd = getattr(module, f"{name}_backward", None)
     inputs_fn = getattr(module, f"{name}_inputs", None)
