@@ -35,6 +35,30 @@ LEARNER_FILE = textwrap.dedent('''
     def mean_backward(dout, x):
         return dout * 2 * x           # broken on purpose: forgot 1/N of the mean
 
+    def rnn_forward(x, h0, wx, wh):   # h_t = tanh(x_t wx + h_{t-1} wh)
+        h, hs = h0, []
+        for t in range(x.shape[0]):
+            h = np.tanh(x[t] @ wx + h @ wh)
+            hs.append(h)
+        return np.stack(hs)
+
+    def rnn_backward(dout, x, h0, wx, wh):
+        h = rnn_forward(x, h0, wx, wh)
+        dx, dwx, dwh = np.zeros_like(x), np.zeros_like(wx), np.zeros_like(wh)
+        dh_next = np.zeros_like(h0)
+        for t in reversed(range(x.shape[0])):
+            da = (dout[t] + 0 * dh_next) * (1 - h[t] ** 2)   # broken: dh_next dropped
+            dx[t] = da @ wx.T
+            dwx += x[t].T @ da
+            dwh += (h[t - 1] if t else h0).T @ da
+            dh_next = da @ wh.T
+        return dx, dh_next, dwx, dwh
+
+    def rnn_inputs():
+        rng = np.random.default_rng(0)
+        return (rng.standard_normal((5, 2, 3)), rng.standard_normal((2, 2)),
+                rng.standard_normal((3, 2)) * 0.5, rng.standard_normal((2, 2)) * 0.5)
+
     class Tanh:                       # "Deep Learning from Scratch" style, stateful
         def forward(self, x):
             self.out = np.tanh(x)
@@ -79,6 +103,13 @@ def test_factor_diagnosis_from_the_command_line(learner, capsys):
 def test_class_with_forward_and_backward(learner, capsys):
     assert main(["check", f"{learner}::Tanh"]) == 0
     assert capsys.readouterr().out.startswith("OK: Tanh.forward/backward")
+
+
+def test_time_dim_names_the_step_where_bptt_departs(learner, capsys):
+    assert main(["check", f"{learner}::rnn", "--time-dim", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "per time step, dx[t]" in out
+    assert "first departs at time step t=3" in out  # T=5: t=4 right, t=3 wrong
 
 
 def test_unknown_name_lists_what_is_there(learner, capsys):

@@ -441,12 +441,11 @@ def _diagnose_shape(var: _Var, a: np.ndarray, n: np.ndarray, atol: float) -> tup
             + ". The gradient of a weight always has the weight's own shape; for "
               "out = x @ W, dW = x.T @ dout; for out = x @ W.T (PyTorch's Linear), "
               "dW = dout.T @ x.")
-    try:
-        np.broadcast_shapes(shape, a.shape)
-        summed = a.shape != np.broadcast_shapes(shape, a.shape) or a.ndim > len(shape)
+    try:  # did the variable broadcast up to the gradient's shape (a bias over rows)?
+        summed = np.broadcast_shapes(shape, a.shape) == a.shape and a.size > n.size
     except ValueError:
         summed = False
-    if summed or (a.ndim > len(shape)):
+    if summed:
         return "shape", (
             f"backward returned d{var.name} of shape {a.shape} but {var.name} has shape "
             f"{shape}. {var.name} was broadcast in the forward pass (e.g. a bias added to "
@@ -459,6 +458,8 @@ def _diagnose_shape(var: _Var, a: np.ndarray, n: np.ndarray, atol: float) -> tup
 
 def _name_factor(c: float, sizes: dict[str, int]) -> tuple[str, int | None, str | None]:
     """Write c as k or 1/k (k an integer) and say which size of the problem k might be."""
+    if c == 0 or not math.isfinite(c):
+        return f"{c:.4g}", None, None
     for value, inverse in ((abs(c), False), (1 / abs(c), True)):
         k = round(value)
         if k >= 2 and abs(value - k) <= 1e-3 * value:
@@ -499,8 +500,9 @@ def _diagnose(var: _Var, a: np.ndarray, n: np.ndarray, bad: np.ndarray, plus: np
     if scaled and abs(c + 1) < 1e-2:
         return "sign", (
             f"analytic = -numeric: the sign of d{name} is flipped. Look for a missing minus "
-            f"(d/dx of -x, of 1 - x, of a - b for the second operand), or a gradient "
-            f"ASCENT step written as descent (y - t versus t - y)."), {"factor": -1.0}
+            f"(d/dx of -x, of 1 - x, of a - b for the second operand), or a residual "
+            f"written (t - y) where the derivative of the loss needs (y - t)."), \
+            {"factor": -1.0}
     if scaled and abs(c - 1) > 1e-2 and c != 0.0:
         label, k, which = _name_factor(c, sizes)
         extra = {"factor": c, "factor_label": label, "factor_size": which}

@@ -38,7 +38,19 @@ import numpy as np
 __all__ = ["add_arguments", "main", "load_file", "resolve_pair", "parse_shapes"]
 
 
+EPILOG = """\
+NAME is found as functions NAME_forward and NAME_backward in FILE, or as a class NAME
+with forward and backward methods. Inputs: --shapes, else NAME_inputs() in FILE.
+
+examples:
+  handgrad check layers.py::affine --shapes 4x3,3x5,5
+  handgrad check rnn_layers.py::rnn --time-dim 0      (uses rnn_inputs() from the file)
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("target", metavar="FILE::NAME",
                         help="your Python file and the name of the pair, e.g. layers.py::affine")
     parser.add_argument("--shapes", default=None,
