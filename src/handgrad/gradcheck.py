@@ -1,5 +1,26 @@
 """Numerical gradient checking that explains what went wrong.
 
+Use::
+
+    import numpy as np
+    import handgrad as hg
+
+    def forward(x, w):                  # your own NumPy pair ...
+        return x @ w
+
+    def backward(dout, x, w):           # ... dL/dx, dL/dw for dL/dout = dout
+        return dout @ w.T, x.T @ dout
+
+    hg.check_backward(forward, backward, (np.random.randn(4, 3), np.random.randn(3, 5)))
+    hg.gradcheck(lambda x, w: (x @ w).tanh(), (np.random.randn(4, 3), np.random.randn(3, 5)))
+    hg.gradcheck(hg.nn.Linear(3, 2), np.random.randn(4, 3))   # checks weight, bias too
+
+or from the shell, on a file of yours: ``handgrad check my_layers.py::affine --shapes
+4x3,3x5,5``. Each returns True, or raises :class:`GradcheckError` with the report.
+
+Cost: two evaluations of the function per element of every checked input and parameter,
+so check on small shapes (a few hundred numbers), as CS231n does.
+
 Why check at all
 ----------------
 A backward pass written by hand is easy to get subtly wrong: a minus sign, a missing
