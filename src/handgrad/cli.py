@@ -82,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[0] in groups:
             subs = [w[1] for w, _, _ in COMMANDS if w[0] == argv[0] and len(w) > 1]
             hint = f" ('{argv[0]}' takes one of: {', '.join(subs)})"
-        print(f"handgrad: error: unknown command {' '.join(argv[:2])!r}{hint}\n\n{_usage()}",
-              file=sys.stderr)
+        print(f"handgrad: error: unknown command {' '.join(argv[:2])!r}{hint}; "
+              "`handgrad --help` lists the commands", file=sys.stderr)
         return 2
     words, module_name = found
     module = importlib.import_module(module_name)
