@@ -29,6 +29,11 @@ from handgrad.creation import (
     zeros_like,
 )
 from handgrad.function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+# The function, not the module, is what `handgrad.gradcheck` names (as in
+# torch.autograd.gradcheck): imported eagerly so a later `import handgrad.gradcheck`
+# cannot rebind the attribute to the submodule.
+from handgrad.gradcheck import GradcheckError, check_backward, gradcheck
 from handgrad.random import get_rng, manual_seed
 from handgrad.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 
@@ -39,7 +44,8 @@ __all__ = [
     "is_grad_enabled", "manual_seed", "get_rng", "get_default_dtype", "set_default_dtype",
     "zeros", "ones", "full", "eye", "arange", "randn", "rand", "randint", "zeros_like",
     "ones_like", "from_numpy", "cat", "stack", "where", "maximum",
-    "gradcheck", "check_backward", "save", "load", "detect_anomaly", "CheckpointError",
+    "gradcheck", "check_backward", "GradcheckError", "save", "load", "detect_anomaly",
+    "CheckpointError",
 ]
 
 
@@ -65,9 +71,6 @@ def maximum(x: Any, y: Any) -> Tensor:
 # Heavier parts load on first use, so `import handgrad` stays fast and the core never
 # imports the edge: name -> module that defines it.
 _LAZY = {
-    "gradcheck": "handgrad.gradcheck",
-    "check_backward": "handgrad.gradcheck",
-    "GradcheckError": "handgrad.gradcheck",
     "save": "handgrad.io",
     "load": "handgrad.io",
     "CheckpointError": "handgrad.io",

@@ -113,8 +113,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-import sys
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -1250,23 +1248,3 @@ def _check_backward_report(forward: Callable[..., Any], backward: Callable[..., 
             f"would be mostly rounding noise), so the verdict is about the math, not "
             f"rounding.")
     return report, float32_inputs
-
-
-class _CallableModule(types.ModuleType):
-    """``handgrad.gradcheck`` names both this module and its main function.
-
-    Importing a submodule binds it as an attribute of the package (``handgrad.gradcheck``
-    becomes the module as soon as anything imports ``handgrad.gradcheck``), which would
-    shadow the function of the same name. Making the module callable keeps
-    ``handgrad.gradcheck(fn, inputs)`` working whatever was imported first.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> bool:
-        return gradcheck(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-try:  # so help() and inspect.signature(handgrad.gradcheck) show the function's arguments
-    sys.modules[__name__].__signature__ = inspect.signature(gradcheck)  # type: ignore[attr-defined]
-except (TypeError, ValueError):  # pragma: no cover
-    pass
