@@ -322,17 +322,21 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                 f"or recompute the forward pass."
             )
         grads_out = node.out_grads
-        node.out_grads = [None] * node.n_outputs
-        if all(g is None for g in grads_out):
-            continue
         if node.n_outputs == 1:
-            input_grads = node.function.backward(node.ctx, grads_out[0])
+            g0 = grads_out[0]
+            if g0 is None:  # nothing reached this node (e.g. only an unused branch)
+                continue
+            grads_out[0] = None  # reset for a retained graph's next backward
+            input_grads = node.function.backward(node.ctx, g0)
         else:
+            if all(g is None for g in grads_out):
+                continue
+            node.out_grads = [None] * node.n_outputs
             # outputs nobody used get a zero gradient (PyTorch materialises them too)
             grads_out = [np.zeros(shape, dtype) if g is None else g
                          for g, (shape, dtype) in zip(grads_out, node.out_meta)]
             input_grads = node.function.backward(node.ctx, *grads_out)
-        if not isinstance(input_grads, tuple | list):
+        if type(input_grads) is not tuple and type(input_grads) is not list:
             input_grads = (input_grads,)
         if hook is not None:
             hook.after_backward(node, input_grads)

@@ -158,12 +158,21 @@ def test_cross_entropy_options_match_torch(shape, reduction, use_weight, smoothi
          name=f"ce{shape} {kw} w={use_weight}")
 
 
-def test_cross_entropy_all_ignored_mean_is_nan_like_torch():
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_all_ignored_mean_is_nan_with_zero_gradient_like_torch(fn, smoothing):
     x = np.ones((2, 3))
     t = np.array([-100, -100])
-    out = F.cross_entropy(hg.tensor(x, requires_grad=True), t)
-    ref = TF.cross_entropy(torch.tensor(x), torch.tensor(t))
+    kw = {"label_smoothing": smoothing} if fn == "cross_entropy" else {}
+    if smoothing and fn == "nll_loss":
+        pytest.skip("nll has no smoothing")
+    h, r = hg.tensor(x, requires_grad=True), to_torch(x, True)
+    out = getattr(F, fn)(h, t, **kw)
+    ref = getattr(TF, fn)(r, torch.tensor(t), **kw)
     assert np.isnan(out.item()) and torch.isnan(ref)
+    out.backward()
+    ref.backward()
+    assert_close(h.grad, r.grad)
 
 
 def test_cross_entropy_empty_batch_mean_is_nan():

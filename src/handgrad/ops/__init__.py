@@ -107,6 +107,9 @@ __all__ = [
 ]
 
 
+_SCALARS = (int, float, np.number)  # bool is an int; a tuple is faster than a union here
+
+
 def _operand(other: Any, like: Tensor) -> Any:
     """The other side of a binary operator.
 
@@ -115,7 +118,7 @@ def _operand(other: Any, like: Tensor) -> Any:
     """
     if isinstance(other, Tensor):
         return other
-    if isinstance(other, int | float | np.number | bool) and like.data.dtype.kind == "f":
+    if isinstance(other, _SCALARS) and like.data.dtype.kind == "f":
         return like.data.dtype.type(other)
     if isinstance(other, np.ndarray):
         return other
@@ -178,8 +181,8 @@ def _install_tensor_methods() -> None:
     T.clamp = lambda a, min=None, max=None: Clamp.apply(a, min=min, max=max)  # noqa: A002
     T.sum = lambda a, dim=None, keepdim=False: Sum.apply(a, dim=dim, keepdim=keepdim)
     T.mean = lambda a, dim=None, keepdim=False: Mean.apply(a, dim=dim, keepdim=keepdim)
-    T.max = lambda a, dim=None, keepdim=False: Max.apply(a, dim=dim, keepdim=keepdim)
-    T.min = lambda a, dim=None, keepdim=False: Min.apply(a, dim=dim, keepdim=keepdim)
+    T.max = lambda a, dim=None, keepdim=False: _extremum(Max, np.argmax, a, dim, keepdim)
+    T.min = lambda a, dim=None, keepdim=False: _extremum(Min, np.argmin, a, dim, keepdim)
     T.logsumexp = lambda a, dim=None, keepdim=False: LogSumExp.apply(a, dim=dim,
                                                                       keepdim=keepdim)
     T.norm = lambda a, p=2, dim=None, keepdim=False: Norm.apply(a, p=p, dim=dim,
@@ -199,6 +202,15 @@ def _install_tensor_methods() -> None:
         np.argmax(a.data, axis=dim, keepdims=keepdim), False)
     T.argmin = lambda a, dim=None, keepdim=False: Tensor._wrap(
         np.argmin(a.data, axis=dim, keepdims=keepdim), False)
+
+
+def _extremum(fn: Any, arg: Any, a: Tensor, dim: Any, keepdim: bool) -> Any:
+    """x.max() is a Tensor; x.max(dim) is (values, indices), as torch.return_types.max."""
+    values = fn.apply(a, dim=dim, keepdim=keepdim)
+    if dim is None:
+        return values
+    indices = Tensor._wrap(np.asarray(arg(a.data, axis=dim, keepdims=keepdim)), False)
+    return reduction.ValuesIndices(values, indices)
 
 
 def _data(x: Any) -> Any:

@@ -17,6 +17,13 @@ import numpy as np
 
 from handgrad.function import Context, Function
 
+_HAS_SHAPE = (np.ndarray, np.generic)
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    """np.shape without its dispatch overhead (~1.5 us a call) for arrays and NumPy scalars."""
+    return a.shape if isinstance(a, _HAS_SHAPE) else np.shape(a)
+
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched, to get ``shape``.
@@ -50,7 +57,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any) -> np.ndarray:
-        ctx.shapes = (np.shape(x), np.shape(y))
+        ctx.shapes = (_shape(x), _shape(y))
         try:
             return np.add(x, y)
         except ValueError:
@@ -68,7 +75,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any) -> np.ndarray:
-        ctx.shapes = (np.shape(x), np.shape(y))
+        ctx.shapes = (_shape(x), _shape(y))
         try:
             return np.subtract(x, y)
         except ValueError:
@@ -97,8 +104,8 @@ class Mul(Function):
     def backward(ctx: Context, dz: np.ndarray) -> tuple[Any, Any]:
         x, y = ctx.saved_arrays
         need_x, need_y = ctx.needs_input_grad
-        dx = unbroadcast(dz * y, np.shape(x)) if need_x else None
-        dy = unbroadcast(dz * x, np.shape(y)) if need_y else None
+        dx = unbroadcast(dz * y, _shape(x)) if need_x else None
+        dy = unbroadcast(dz * x, _shape(y)) if need_y else None
         return dx, dy
 
 
@@ -118,8 +125,8 @@ class Div(Function):
     def backward(ctx: Context, dz: np.ndarray) -> tuple[Any, Any]:
         x, y = ctx.saved_arrays
         need_x, need_y = ctx.needs_input_grad
-        dx = unbroadcast(dz / y, np.shape(x)) if need_x else None
-        dy = unbroadcast(-dz * x / (y * y), np.shape(y)) if need_y else None
+        dx = unbroadcast(dz / y, _shape(x)) if need_x else None
+        dy = unbroadcast(-dz * x / (y * y), _shape(y)) if need_y else None
         return dx, dy
 
 
@@ -147,13 +154,13 @@ class Pow(Function):
                 local = p * np.power(x, p - 1)
                 if np.any(p == 0):
                     local = np.where(p == 0, 0, local).astype(local.dtype, copy=False)
-                dx = unbroadcast(dz * local, np.shape(x))
+                dx = unbroadcast(dz * local, _shape(x))
             if need_p:
                 zlogx = z * np.log(x)
                 zero_base = (x == 0) & (p >= 0)
                 if np.any(zero_base):
                     zlogx = np.where(zero_base, 0, zlogx).astype(zlogx.dtype, copy=False)
-                dp = unbroadcast(dz * zlogx, np.shape(p))
+                dp = unbroadcast(dz * zlogx, _shape(p))
         return dx, dp
 
 
@@ -311,8 +318,8 @@ class Maximum(Function):
     def backward(ctx: Context, dz: np.ndarray) -> tuple[Any, Any]:
         x, y = ctx.saved_arrays
         wx = (x > y) + 0.5 * (x == y)
-        return (unbroadcast(dz * wx, np.shape(x)).astype(dz.dtype, copy=False),
-                unbroadcast(dz * (1 - wx), np.shape(y)).astype(dz.dtype, copy=False))
+        return (unbroadcast(dz * wx, _shape(x)).astype(dz.dtype, copy=False),
+                unbroadcast(dz * (1 - wx), _shape(y)).astype(dz.dtype, copy=False))
 
 
 class Clamp(Function):
@@ -353,7 +360,7 @@ class Where(Function):
     @staticmethod
     def forward(ctx: Context, cond: np.ndarray, x: Any, y: Any) -> np.ndarray:
         ctx.save_for_backward(cond)
-        ctx.shapes = (np.shape(x), np.shape(y))
+        ctx.shapes = (_shape(x), _shape(y))
         return np.where(cond, x, y)
 
     @staticmethod

@@ -185,6 +185,8 @@ def _valid_targets(t: np.ndarray, n_classes: int, ignore_index: int,
                    fn: str) -> tuple[np.ndarray, np.ndarray]:
     """(mask of targets that count, targets with ignored ones replaced by class 0)."""
     valid = t != ignore_index
+    if t.size and valid.all() and 0 <= t.min() and t.max() < n_classes:
+        return valid, t  # the common case, checked with two reductions
     bad = valid & ((t < 0) | (t >= n_classes))
     if bad.any():
         value = t[bad][0]
@@ -207,22 +209,25 @@ def _check_weight(weight: Any, n_classes: int, dtype: np.dtype, fn: str) -> np.n
 def _reduce(loss: np.ndarray, denom: Any, reduction: str, out_shape: tuple[int, ...]) -> Any:
     if reduction == "none":
         return loss.reshape(out_shape)
-    total = np.sum(loss)
+    total = loss.sum()
     if reduction == "sum":
         return np.asarray(total, dtype=loss.dtype)
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 = nan, as PyTorch
-        return np.asarray(total / denom, dtype=loss.dtype)
+    if denom == 0:  # nothing counted: 0/0 = nan, as PyTorch
+        return np.asarray(np.nan, dtype=loss.dtype)
+    return np.asarray(total / denom, dtype=loss.dtype)
 
 
 def _upstream(dout: Any, reduction: str, denom: Any, m: int, dtype: np.dtype) -> np.ndarray:
-    """g_i = dL/dl_i for the M per-sample losses l_i."""
+    """g_i = dL/dl_i for the M per-sample losses l_i: an (M,) array, or one 0-d value
+    shared by all samples (it broadcasts wherever it is used)."""
     dout = np.asarray(dout, dtype=dtype)
     if reduction == "none":
         return dout.reshape(m)
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dout = dout / denom
-    return np.broadcast_to(dout.astype(dtype, copy=False), (m,))
+        if denom == 0:  # no sample counts: the loss is nan, its gradient 0 (as PyTorch)
+            return np.zeros((), dtype=dtype)
+        return np.asarray(dout / denom, dtype=dtype)
+    return dout
 
 
 # -- cross-entropy: log-softmax and NLL fused ----------------------------------------------

@@ -8,7 +8,7 @@ weighted by how much each input element moved the output.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -79,6 +79,14 @@ class Mean(Function):
         shape, dims, keepdim, n = ctx.meta
         g = expand_reduced(dz, shape, dims, keepdim) / dz.dtype.type(max(n, 1))
         return np.broadcast_to(g, shape)
+
+
+class ValuesIndices(NamedTuple):
+    """What ``x.max(dim)`` / ``x.min(dim)`` return, as PyTorch: ``values`` (a Tensor that
+    carries the gradient) and ``indices`` (int64, no gradient); ``x.max(1)[0]`` works too."""
+
+    values: Any
+    indices: Any
 
 
 class _Extremum(Function):
