@@ -74,6 +74,7 @@ _LAZY = {
     "save": "handgrad.io",
     "load": "handgrad.io",
     "CheckpointError": "handgrad.io",
+    "io": "handgrad.io",
     "detect_anomaly": "handgrad.anomaly",
     "nn": "handgrad.nn",
     "optim": "handgrad.optim",
