@@ -236,3 +236,13 @@ def test_conv2d_type_errors():
         C.conv2d_forward(x, np.zeros((2, 3, 3, 3), np.float32), np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="int or a pair"):
         C.conv2d_forward(x, np.zeros((2, 3, 3, 3), np.float32), None, stride=(1, 2, 3))
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 20000])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_chunked_products_match(chunk_bytes, groups, rng, monkeypatch):
+    # the GEMMs run over chunks of images (uneven last chunk too); results must not change
+    monkeypatch.setattr(C, "_CHUNK_BYTES", chunk_bytes)
+    x, w, b = _case(rng, 5, 4, 7, 6, 6, 3, groups=groups)
+    _compare(x, w, b, stride=(2, 1), padding=1, groups=groups)
+    _compare(x, w, b, padding="same", dilation=2, groups=groups)

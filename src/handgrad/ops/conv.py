@@ -35,6 +35,7 @@ loops and as convolutions; the tests check that both doors agree with them and P
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -275,32 +276,50 @@ def _from_phases(buf: np.ndarray, g: _Geom) -> np.ndarray:
     return dx
 
 
-def _tap(buf: np.ndarray, g: _Geom, offset: int) -> np.ndarray:
-    """View (C, N, OH*Wq) of the buffer: what kernel tap ``offset`` sees for every output.
-
-    Element [c, n, t] is buf[n*C*blk + c*blk + offset + t]; t = y*Wq + x runs contiguously.
+def _tap(buf: np.ndarray, g: _Geom, offset: int, n0: int = 0, nb: int | None = None
+         ) -> np.ndarray:
+    """View (C, nb, OH*Wq) of the buffer: what kernel tap ``offset`` sees for images
+    n0 .. n0+nb-1. Element [c, n, t] is buf[(n0+n)*C*blk + c*blk + offset + t]; the output
+    pixels t = y*Wq + x run contiguously in memory.
     """
     isz = buf.itemsize
-    return as_strided(buf[offset:], shape=(g.C, g.N, g.OH * g.Wq),
+    nb = g.N - n0 if nb is None else nb
+    return as_strided(buf[n0 * g.C * g.blk + offset:], shape=(g.C, nb, g.OH * g.Wq),
                       strides=(g.blk * isz, g.C * g.blk * isz, isz), writeable=True)
 
 
-def _im2col(buf: np.ndarray, g: _Geom) -> np.ndarray:
-    """cols (C, KH*KW, N, OH*Wq): cols[c, (i,j), n, t] = Xp[n, c, yS + iD, xS + jD]."""
-    T = g.OH * g.Wq
-    cols = np.empty((g.C, g.KH * g.KW, g.N, T), dtype=buf.dtype)
-    for k, off in enumerate(g.offsets):  # KH*KW block copies, each of C*N*T elements
-        cols[:, k] = _tap(buf, g, off)
+def _im2col(buf: np.ndarray, g: _Geom, n0: int = 0, nb: int | None = None,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """cols (C, KH*KW, nb, OH*Wq): cols[c, (i,j), n, t] = Xp[n0 + n, c, yS + iD, xS + jD]."""
+    nb = g.N - n0 if nb is None else nb
+    shape = (g.C, g.KH * g.KW, nb, g.OH * g.Wq)
+    cols = np.empty(shape, buf.dtype) if out is None else out[:math.prod(shape)].reshape(shape)
+    for k, off in enumerate(g.offsets):  # KH*KW block copies of long contiguous runs
+        cols[:, k] = _tap(buf, g, off, n0, nb)
     return cols
 
 
-def _col2im(dcols: np.ndarray, g: _Geom) -> np.ndarray:
+def _col2im(dcols: np.ndarray, g: _Geom, n0: int = 0, buf: np.ndarray | None = None
+            ) -> np.ndarray:
     """Adjoint of :func:`_im2col`: add every tap's column block back where it was read."""
-    buf = np.zeros(g.N * g.C * g.blk + g.slack, dtype=dcols.dtype)
+    if buf is None:
+        buf = np.zeros(g.N * g.C * g.blk + g.slack, dtype=dcols.dtype)
+    nb = dcols.shape[2]
     for k, off in enumerate(g.offsets):  # KH*KW vectorised slice-adds, never per pixel
-        view = _tap(buf, g, off)
+        view = _tap(buf, g, off, n0, nb)
         view += dcols[:, k]
     return buf
+
+
+# The matrix products run over chunks of images whose columns fill about this many bytes,
+# so that the im2col copy, the product and col2im of a chunk work in the CPU cache
+# instead of streaming one huge matrix through memory three times.
+_CHUNK_BYTES = 1 << 20
+
+
+def _chunk_images(g: _Geom, itemsize: int) -> int:
+    per_image = g.C * g.KH * g.KW * g.OH * g.Wq * itemsize
+    return max(1, min(g.N, round(_CHUNK_BYTES / per_image)))
 
 
 # ----------------------------------------------------------------------------------------
@@ -363,14 +382,23 @@ class Conv2d(Function):
         unbatched = x.ndim == 3
         if unbatched:
             x = x[None]
-        g, pads = _geometry(x.shape, w.shape, stride, padding, dilation, groups)
+        g, _ = _geometry(x.shape, w.shape, stride, padding, dilation, groups)
         T = g.OH * g.Wq
         G, Og = g.G, g.O // g.G
-        buf = _to_phases(x, g)
-        cols = _im2col(buf, g).reshape(G, -1, g.N * T)  # (G, Cg*KH*KW, N*T)
-        del buf
+        buf = _to_phases(x, g)  # padded input, kept for backward (cols are recomputed)
         wm = w.reshape(G, Og, -1)  # (G, Og, Cg*KH*KW)
-        ym = wm[0] @ cols[0] if G == 1 else np.matmul(wm, cols)
+        ym = np.empty((G, Og, g.N * T), dtype=x.dtype)
+        nb = _chunk_images(g, x.itemsize)
+        store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=x.dtype)
+        for n0 in range(0, g.N, nb):
+            nc = min(nb, g.N - n0)
+            cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
+            ys = ym[:, :, n0 * T:(n0 + nc) * T]
+            if G == 1:
+                np.matmul(wm[0], cols[0], out=ys[0])
+            else:
+                np.matmul(wm, cols, out=ys)
+        # (O, N, OH, Wq) -> (N, O, OH, OW): drop the garbage columns, add the bias
         y4 = ym.reshape(g.O, g.N, g.OH, g.Wq)[:, :, :, : g.OW].transpose(1, 0, 2, 3)
         out = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
         if b is not None:
@@ -381,16 +409,16 @@ class Conv2d(Function):
         ctx.unbatched = unbatched
         ctx.has_bias = b is not None
         needs = ctx.needs_input_grad
-        need_w = len(needs) > 1 and needs[1]
-        # cols are only needed for dW; the weight only for dX
-        ctx.save_for_backward(cols if need_w else None, w)
+        # the padded input is only needed for dW; the weight only for dX
+        ctx.save_for_backward(buf if len(needs) > 1 and needs[1] else None, w)
         return out[0] if unbatched else out
 
     @staticmethod
     def backward(ctx: Context, dy: np.ndarray) -> tuple[Any, ...]:
         g: _Geom = ctx.geom
-        cols, w = ctx.saved_arrays
+        buf, w = ctx.saved_arrays
         needs = ctx.needs_input_grad
+        need_x, need_w = needs[0], len(needs) > 1 and needs[1]
         if ctx.unbatched:
             dy = dy[None]
         T = g.OH * g.Wq
@@ -402,16 +430,40 @@ class Conv2d(Function):
         dym = dym.reshape(G, Og, g.N * T)
         dx = dw = db = None
         if len(needs) > 2 and needs[2] and ctx.has_bias:
-            db = dy.sum(axis=(0, 2, 3))
-        if needs[1]:
-            # dW = dY @ cols^T: correlation of the input with dY
-            dwm = dym[0] @ cols[0].T if G == 1 else np.matmul(dym, cols.transpose(0, 2, 1))
+            db = dym.sum(axis=2).reshape(g.O)
+        wm = w.reshape(G, Og, -1)
+        wmT = wm.transpose(0, 2, 1)
+        nb = _chunk_images(g, dy.itemsize)
+        if need_w:
+            dwm = np.zeros(wm.shape, dtype=dy.dtype)
+            part = np.empty_like(dwm)
+            store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
+        if need_x:
+            dbuf = np.zeros(g.N * g.C * g.blk + g.slack, dtype=dy.dtype)
+            dstore = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
+        for n0 in range(0, g.N, nb):
+            nc = min(nb, g.N - n0)
+            dys = dym[:, :, n0 * T:(n0 + nc) * T]  # (G, Og, nc*T)
+            if need_w:
+                # dW += dY_chunk @ cols_chunk^T: the correlation of the input with dY
+                cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
+                if G == 1:
+                    np.matmul(dys[0], cols[0].T, out=part[0])
+                else:
+                    np.matmul(dys, cols.transpose(0, 2, 1), out=part)
+                dwm += part
+            if need_x:
+                # dcols = W^T @ dY_chunk, then col2im: the full correlation with rot180(W)
+                dcols = dstore[:g.C * g.KH * g.KW * nc * T].reshape(G, -1, nc * T)
+                if G == 1:
+                    np.matmul(wmT[0], dys[0], out=dcols[0])
+                else:
+                    np.matmul(wmT, dys, out=dcols)
+                _col2im(dcols.reshape(g.C, g.KH * g.KW, nc, T), g, n0, dbuf)
+        if need_w:
             dw = dwm.reshape(w.shape)
-        if needs[0]:
-            wm = w.reshape(G, Og, -1)
-            dcols = wm[0].T @ dym[0] if G == 1 else np.matmul(wm.transpose(0, 2, 1), dym)
-            dcols = dcols.reshape(g.C, g.KH * g.KW, g.N, T)
-            dx = _from_phases(_col2im(dcols, g), g)
+        if need_x:
+            dx = _from_phases(dbuf, g)
             if ctx.unbatched:
                 dx = dx[0]
         return dx, dw, db
