@@ -207,7 +207,8 @@ def _check_with_handgrad(X: np.ndarray, t: np.ndarray, w: np.ndarray) -> dict[st
         return np.array(dw_x), np.array(dw_rec)
 
     try:
-        ok = check_backward(forward, backward, [np.array(w[0]), np.array(w[1])])
+        ok = check_backward(forward, backward, [np.array(w[0]), np.array(w[1])],
+                            names=("w_x", "w_rec"))
     except Exception as err:  # report, never hide: the central difference still runs
         return {"used": True, "passed": False, "report": str(err)}
     return {"used": True, "passed": bool(ok)}
