@@ -18,10 +18,15 @@ Dim = int | tuple[int, ...] | list[int] | None
 
 
 def normalize_dim(dim: Dim, ndim: int, op: str = "reduction") -> tuple[int, ...] | None:
-    """Turn ``dim`` (int, sequence, negative, or None = all) into sorted positive axes."""
+    """Turn ``dim`` (int, sequence, negative, or None = all) into sorted positive axes.
+
+    An empty sequence also means all dims, as PyTorch's ``x.sum(dim=())`` does.
+    """
     if dim is None:
         return None
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    if not dims:
+        return None
     out = []
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
@@ -109,6 +114,9 @@ class _Extremum(Function):
             ctx.save_for_backward(x == z)
             ctx.meta = (x.shape, None, False)
             return np.asarray(z)
+        if not isinstance(dim, int | np.integer):
+            raise TypeError(f"{cls.__name__.lower()}: dim must be one int (as in PyTorch), "
+                            f"got {dim!r}; reduce one dim at a time")
         (d,) = normalize_dim(dim, x.ndim, cls.__name__.lower())
         arg = (np.argmax if cls.reducer is np.max else np.argmin)(x, axis=d)
         z = np.take_along_axis(x, np.expand_dims(arg, d), axis=d)
