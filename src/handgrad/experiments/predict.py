@@ -9,7 +9,8 @@ training, an MNIST-style digit:
 2. MNIST digits are white on black: when the border of the image is lighter than its
    middle (dark ink on light paper, the usual photo or drawing), it is inverted;
 3. a 28x28 image is taken as it is; a larger (or smaller) one is prepared the way MNIST
-   was: cropped to the box around the ink, scaled so its longer side is 20 pixels, and
+   was: the background brought to 0 and the ink stretched to 255, cropped to the box
+   around the ink, scaled so its longer side is 20 pixels, and
    pasted into a 28x28 black square so that its centre of mass sits at the centre
    (``--no-center``: just resize the whole image to 28x28);
 4. scaled to [0, 1] and standardised with the MNIST mean and std, as in training.
@@ -74,14 +75,16 @@ def prepare_digit(gray: np.ndarray, center: bool = True) -> tuple[np.ndarray, bo
     inverted = bool(np.median(border) > a.mean())
     if inverted:
         a = 255.0 - a
+    if (h, w) == (28, 28):  # already MNIST-sized: taken as it is
+        return a, inverted
     # stretch so the background is 0 and the ink reaches 255 (photos are rarely pure)
     lo = float(np.median(np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])))
     a = np.clip(a - lo, 0, None)
     top = float(a.max())
     if top > 0:
         a *= 255.0 / top
-    if (h, w) == (28, 28) or not center:
-        return (a if (h, w) == (28, 28) else _resize(a, 28, 28)), inverted
+    if not center:
+        return _resize(a, 28, 28), inverted
     ink = a > 0.2 * 255
     if not ink.any():
         return _resize(a, 28, 28), inverted
