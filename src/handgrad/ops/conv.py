@@ -655,8 +655,9 @@ class MaxPool2d(Function):
     Backward: the max is a switch. dL/dX at the window's (first) maximum = dY, zero
     elsewhere; overlapping windows add. Ties go to the first maximum in row-major order
     of the window, as in PyTorch. The forward keeps, per output, the tap index (0 ..
-    KH*KW-1) of that maximum: a running max over the KH*KW taps, updated only where a
-    tap is strictly greater (so the first maximum wins). NaN is not propagated.
+    KH*KW-1) of that maximum: a running max over the KH*KW taps, whose index moves only
+    where a tap is strictly greater (so the first maximum wins). NaN propagates to the
+    output (its gradient goes to the maximum found before it).
     When the kernel tiles the input (stride = kernel, no padding) the taps are plain
     reshapes of x, with no padded copy.
     Returns (out, indices) with ``return_indices``: indices into each H*W input plane.
@@ -672,12 +673,16 @@ class MaxPool2d(Function):
         tiles = _tiles(g)
         taps = _tile_taps(x, g) if tiles else _window_taps(_padded(x, g, -np.inf), g)
         out = taps[0].copy()
-        idx_dtype = np.int8 if len(taps) < 128 else np.int32
-        idx = np.zeros(out.shape, dtype=idx_dtype)
+        idx = np.zeros(out.shape, dtype=np.uint8 if len(taps) < 256 else np.int32)
+        greater = np.empty(out.shape, dtype=bool)
         for k in range(1, len(taps)):
-            greater = taps[k] > out
-            np.copyto(out, taps[k], where=greater)
-            np.copyto(idx, k, where=greater)
+            # branch-free updates: masked copies (np.copyto(where=), np.where) on random
+            # masks are several times slower than arithmetic
+            np.greater(taps[k], out, out=greater)
+            np.maximum(out, taps[k], out=out)
+            step = np.subtract(k, idx, dtype=idx.dtype)  # idx <- k where greater
+            step *= greater
+            idx += step
         ctx.geom, ctx.tiles, ctx.unbatched = g, tiles, unbatched
         ctx.save_for_backward(idx)
         if unbatched:
@@ -704,7 +709,7 @@ class MaxPool2d(Function):
         else:
             dxp = np.zeros((g.N, g.C, g.Hx, g.Wx), dtype=dy.dtype)
             for k, tap in enumerate(_window_taps(dxp, g)):  # overlapping windows add
-                tap += np.where(idx == k, dy, 0) if K > 1 else dy
+                tap += dy * (idx == k) if K > 1 else dy
             dx = dxp[:, :, g.PH:g.PH + g.H, g.PW:g.PW + g.W]
         return dx[0] if ctx.unbatched else dx
 
