@@ -89,6 +89,7 @@ def test_run_writes_files_and_metrics(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["gradient_check"]["relative_error"] < 1e-7
+    assert saved["gradient_check"]["handgrad_check_backward"] == {"used": True, "passed": True}
     rp = saved["training"]["rprop"]
     assert abs(rp["final_w_x"] - 1) < 0.01 and abs(rp["final_w_rec"] - 1) < 0.01
     assert saved["training"]["sgd"]["diverged_at"] is not None

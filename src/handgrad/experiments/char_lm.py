@@ -83,15 +83,16 @@ DEFAULTS: dict[str, Any] = {
     "embed": 64,
     "seq_len": 64,
     "batch_size": 32,
-    "lr": 0.004,
+    "lr": 0.01,
+    "lr_min": 0.001,
     "clip": 1.0,
-    "steps": 1200,
+    "steps": 2000,
     "epochs": None,
     "text": None,
     "max_chars": None,
     "held_out": 0.1,
     "seed": 0,
-    "eval_every": 400,
+    "eval_every": 500,
     "checkpoint_every": 200,
     "sample_length": 300,
     "temperature": 0.8,
@@ -225,8 +226,16 @@ def sample_text(model: CharModel, vocab: CharVocab, prime: str, length: int,
 # --------------------------------------------------------------------------------------
 # saving
 # --------------------------------------------------------------------------------------
+def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
+    """Cosine decay from ``lr`` at step 0 to ``lr_min`` at the last step: large steps
+    early, small ones at the end to settle into the minimum."""
+    lr, lr_min = float(cfg["lr"]), float(cfg.get("lr_min") or cfg["lr"])
+    frac = step / max(1, total - 1)
+    return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
+
 def _settings_of(cfg: dict[str, Any]) -> dict[str, Any]:
-    keep = ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "clip",
+    keep = ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "lr_min", "clip",
             "steps", "epochs", "max_chars", "held_out", "seed", "eval_every",
             "checkpoint_every", "sample_length", "temperature", "dtype", "threads")
     s = {k: cfg[k] for k in keep}
@@ -392,12 +401,15 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
     if hasattr(bar, "update") and pos["step"]:
         bar.n = pos["step"]
     model.train()
+    final_eval = None
     for _ in bar:
         if pos["chunk"] >= len(batches):          # a new epoch: new streams from the start
             pos["chunk"] = 0
             pos["epoch"] += 1
             state = None
         x, y = batches[pos["chunk"]]
+        for group in opt.param_groups:             # a function of the step: resume-safe
+            group["lr"] = learning_rate(cfg, pos["step"], total_steps)
         state = detach_state(state)                # truncated BPTT
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, vocab.size), y.reshape(-1))
@@ -419,8 +431,9 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
             bar.set_postfix(bpc=f"{value / LN2:.3f}")
         last = pos["step"] == total_steps
         if eval_every and (pos["step"] % eval_every == 0 or last):
+            final_eval = evaluate_bpc(model, held_ids)
             history["eval_steps"].append(pos["step"])
-            history["eval_bpc"].append(evaluate_bpc(model, held_ids)["bpc"])
+            history["eval_bpc"].append(final_eval["bpc"])
             if verbose:
                 bar.write(f"step {pos['step']}: train {value / LN2:.3f} bits/char, held-out "
                           f"{history['eval_bpc'][-1]:.3f} bits/char")
@@ -431,10 +444,14 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
         bar.close()
     history["seconds"] = seconds_before + time.perf_counter() - t_train
 
-    final = evaluate_bpc(model, held_ids)
-    if not history["eval_steps"] or history["eval_steps"][-1] != pos["step"]:
-        history["eval_steps"].append(pos["step"])
-        history["eval_bpc"].append(final["bpc"])
+    if history["eval_steps"] and history["eval_steps"][-1] == pos["step"] and \
+            final_eval is not None:
+        final = final_eval
+    else:
+        final = evaluate_bpc(model, held_ids)
+        if not history["eval_steps"] or history["eval_steps"][-1] != pos["step"]:
+            history["eval_steps"].append(pos["step"])
+            history["eval_bpc"].append(final["bpc"])
     rng = np.random.default_rng(int(cfg["seed"]))
     prime = "ROMEO:" if all(c in vocab for c in "ROMEO:") else vocab.decode(train_ids[:1])
     sample = sample_text(model, vocab, prime, int(cfg["sample_length"]),
@@ -509,6 +526,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"parallel streams (default {d['batch_size']})")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"Adam learning rate (default {d['lr']})")
+    parser.add_argument("--lr-min", type=float, default=None,
+                        help=f"learning rate at the last step, cosine decay "
+                             f"(default {d['lr_min']})")
     parser.add_argument("--clip", type=float, default=None,
                         help=f"max gradient norm, 0 for none (default {d['clip']})")
     group = parser.add_mutually_exclusive_group()
@@ -540,7 +560,8 @@ def main(args: argparse.Namespace) -> int:
         run(resume=args.resume)
         return 0
     cfg: dict[str, Any] = dict(QUICK) if args.quick else {}
-    for key in ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "clip",
+    for key in ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "lr_min",
+                "clip",
                 "steps", "epochs", "text", "max_chars", "seed", "eval_every",
                 "checkpoint_every", "threads"):
         value = getattr(args, key)
