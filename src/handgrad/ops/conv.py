@@ -39,7 +39,6 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from handgrad.function import Context, Function
 
@@ -223,8 +222,9 @@ def _phase_geometry(N: int, C: int, H: int, W: int, O: int, G: int, KH: int, KW:
     offsets = tuple(
         (((i * DH) % SH) * SW + (j * DW) % SW) * Hq * Wq + ((i * DH) // SH) * Wq + (j * DW) // SW
         for i in range(KH) for j in range(KW))
-    T = OH * Wq
-    slack = max(0, max(offsets) + T - blk)
+    # room after the last block so that tap views of the last images stay inside the
+    # buffer (they are plain slices of it, reshaped: see _tap)
+    slack = max(offsets) + blk
     return _Geom(N, C, H, W, O, G, KH, KW, SH, SW, DH, DW, pt, pl, OH, OW, Hq, Wq, blk, slack,
                  offsets)
 
@@ -281,11 +281,14 @@ def _tap(buf: np.ndarray, g: _Geom, offset: int, n0: int = 0, nb: int | None = N
     """View (C, nb, OH*Wq) of the buffer: what kernel tap ``offset`` sees for images
     n0 .. n0+nb-1. Element [c, n, t] is buf[(n0+n)*C*blk + c*blk + offset + t]; the output
     pixels t = y*Wq + x run contiguously in memory.
+
+    A plain slice of the buffer, reshaped to (nb, C, blk) and cut to the first OH*Wq
+    elements of each block (ordinary views keep NumPy's overlap checks cheap).
     """
-    isz = buf.itemsize
     nb = g.N - n0 if nb is None else nb
-    return as_strided(buf[n0 * g.C * g.blk + offset:], shape=(g.C, nb, g.OH * g.Wq),
-                      strides=(g.blk * isz, g.C * g.blk * isz, isz), writeable=True)
+    start = n0 * g.C * g.blk + offset
+    blocks = buf[start:start + nb * g.C * g.blk].reshape(nb, g.C, g.blk)
+    return blocks[:, :, :g.OH * g.Wq].transpose(1, 0, 2)
 
 
 def _im2col(buf: np.ndarray, g: _Geom, n0: int = 0, nb: int | None = None,
@@ -398,13 +401,11 @@ class Conv2d(Function):
                 np.matmul(wm[0], cols[0], out=ys[0])
             else:
                 np.matmul(wm, cols, out=ys)
-        # (O, N, OH, Wq) -> (N, O, OH, OW): drop the garbage columns, add the bias
-        y4 = ym.reshape(g.O, g.N, g.OH, g.Wq)[:, :, :, : g.OW].transpose(1, 0, 2, 3)
+        if b is not None:  # on the contiguous (O, N*T) matrix: cheaper than after
+            ym += b.reshape(G, Og, 1)
+        # (O, N, OH, Wq) -> (N, O, OH, OW): drop the garbage columns
         out = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
-        if b is not None:
-            np.add(y4, b[:, None, None], out=out)
-        else:
-            np.copyto(out, y4)
+        np.copyto(out, ym.reshape(g.O, g.N, g.OH, g.Wq)[:, :, :, : g.OW].transpose(1, 0, 2, 3))
         ctx.geom = g
         ctx.unbatched = unbatched
         ctx.has_bias = b is not None
