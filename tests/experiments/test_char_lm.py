@@ -174,3 +174,16 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
 def test_default_run_reaches_2_3_bits_per_character(tmp_path):
     m = cl.run(out=tmp_path, verbose=False)
     assert m["summary"]["held_out_bpc"] <= 2.3
+
+
+def test_nan_loss_stops_and_names_the_op(tmp_path, monkeypatch):
+    build = cl.build_model
+
+    def broken(settings, vocab_size):
+        model = build(settings, vocab_size)
+        model.head.weight.data[0, 0] = np.nan
+        return model
+
+    monkeypatch.setattr(cl, "build_model", broken)
+    with pytest.raises(FloatingPointError, match=r"step 1 .*Linear"):
+        cl.run({**TINY, "steps": 3}, out=tmp_path, verbose=False)

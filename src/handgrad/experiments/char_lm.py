@@ -234,6 +234,18 @@ def learning_rate(cfg: dict[str, Any], step: int, total: int) -> float:
     return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * min(1.0, frac)))
 
 
+def _find_anomaly(model: CharModel, x: np.ndarray, y: np.ndarray, state: Any,
+                  vocab_size: int) -> str:
+    """Redo the failing step under handgrad.detect_anomaly() to name the op."""
+    try:
+        with hg.detect_anomaly():
+            logits, _ = model(x, state)
+            F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1)).backward()
+    except Exception as err:  # the anomaly report is what we want to show
+        return f"first non-finite value: {err}"
+    return "detect_anomaly found no op with a non-finite output"
+
+
 def _settings_of(cfg: dict[str, Any]) -> dict[str, Any]:
     keep = ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "lr_min", "clip",
             "steps", "epochs", "max_chars", "held_out", "seed", "eval_every",
@@ -410,15 +422,15 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
         x, y = batches[pos["chunk"]]
         for group in opt.param_groups:             # a function of the step: resume-safe
             group["lr"] = learning_rate(cfg, pos["step"], total_steps)
-        state = detach_state(state)                # truncated BPTT
+        carried = state = detach_state(state)      # truncated BPTT
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, vocab.size), y.reshape(-1))
         value = float(loss.item())
         if not math.isfinite(value):
             raise FloatingPointError(
-                f"the training loss became {value} at step {pos['step'] + 1}; the last good "
-                f"checkpoint is {out_dir / CHECKPOINT} (try a smaller --lr or --clip; "
-                f"`with handgrad.detect_anomaly():` names the op)")
+                f"the training loss became {value} at step {pos['step'] + 1} "
+                f"({_find_anomaly(model, x, y, carried, vocab.size)}); the last good "
+                f"checkpoint is {out_dir / CHECKPOINT} (try a smaller --lr or --clip)")
         opt.zero_grad()
         loss.backward()
         if cfg["clip"]:
