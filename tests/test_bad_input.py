@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fractions
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -557,8 +558,14 @@ def _raised_inside_numpy(err: BaseException) -> bool:
 def test_bad_input(thunk, exc, subs, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # relative 'missing' files are missing; writes stay here
     monkeypatch.delenv("HANDGRAD_DEBUG", raising=False)
-    with pytest.raises(BaseException) as info:
-        thunk()
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch else None
+    try:
+        with pytest.raises(BaseException) as info:
+            thunk()
+    finally:  # `handgrad bench` sets torch's thread count: leave it as the suite had it
+        if torch and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     err = info.value
     assert isinstance(err, exc), (
         f"expected {exc.__name__}, got {type(err).__name__}: {err}")

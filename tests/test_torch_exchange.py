@@ -180,10 +180,11 @@ def run(model: Any, lib: str, args: tuple[Any, ...]) -> list[np.ndarray]:
         return flat_outputs(model(*to_lib(args, "torch")))
 
 
-def warm_up(model: Any, lib: str, spec: Spec, rng: np.random.Generator) -> None:
+def warm_up(model: Any, lib: str, spec: Spec, rng: np.random.Generator,
+            dtype: Any = np.float32) -> None:
     model.train()
     for _ in range(3):
-        args = tuple(a * 2 + 1 if a.dtype.kind == "f" else a
+        args = tuple((a * 2 + 1).astype(dtype) if a.dtype.kind == "f" else a
                      for a in spec.inputs(rng) if isinstance(a, np.ndarray))
         run(model, lib, args)
 
@@ -311,3 +312,45 @@ def test_every_module_with_state_is_covered():
 _SIZED_WITHOUT_STATE = {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "LeakyReLU",
                         "Dropout", "Flatten", "Softmax", "LogSoftmax", "CrossEntropyLoss",
                         "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"}
+
+
+def _as64(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return tuple(_as64(o) for o in obj)
+    return obj.astype(np.float64) if obj.dtype.kind == "f" else obj
+
+
+@pytest.mark.parametrize("name", ["Linear", "Conv2d-groups", "BatchNorm2d",
+                                  "LSTM-2layer-bidirectional", "GRU-2layer-bidirectional",
+                                  "GRUCell", "Sequential-CNN"])
+def test_float64_models_move_both_ways(name):
+    """model.double() on both sides: float64 weights move and outputs agree to 1e-10."""
+    spec = SPECS[name]
+    rng = np.random.default_rng(3)
+    for src_lib, dst_lib, move in (("torch", "hg", torch_to_hg_numpy),
+                                   ("hg", "torch", hg_to_torch)):
+        hg.manual_seed(1)
+        torch.manual_seed(1)
+        src, dst = build(spec, src_lib).double(), build(spec, dst_lib).double()
+        randomise(src, src_lib, rng)
+        if spec.warm_up:
+            warm_up(src, src_lib, spec, rng, np.float64)
+        move(src, dst, None)
+        src.eval()
+        dst.eval()
+        args = _as64(spec.inputs(rng))
+        want, got = run(src, src_lib, args), run(dst, dst_lib, args)
+        for i, (w, g) in enumerate(zip(want, got)):
+            assert w.dtype == g.dtype == np.float64, f"output {i}"
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=f"output {i}")
+
+
+def test_loading_keeps_the_model_dtype():
+    """float64 torch weights into a float32 handgrad model stay float32 (as torch's
+    load_state_dict copies into the existing tensors)."""
+    t_lstm = torch.nn.LSTM(3, 4).double()
+    h_lstm = hg.nn.LSTM(3, 4)
+    h_lstm.load_state_dict(t_lstm.state_dict())
+    for k, v in h_lstm.state_dict().items():
+        assert v.dtype == np.float32, k
+        np.testing.assert_allclose(v, t_lstm.state_dict()[k].numpy(), rtol=1e-6, err_msg=k)
