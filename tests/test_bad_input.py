@@ -89,6 +89,19 @@ def _from_torch_not_torch() -> None:
     from_torch(_not_a_checkpoint("weights.pt"))
 
 
+def _from_torch_without_torch() -> None:
+    """As if PyTorch were not installed: ``import torch`` raises ImportError."""
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = None  # type: ignore[assignment]  (makes `import torch` fail)
+    try:
+        hg.io.from_torch("weights.pt")
+    finally:
+        if saved is None:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+
+
 def _predict_with_text_file() -> None:
     _not_a_checkpoint("model.npz")
     raise CliExit(_exit_of(["predict", "model.npz", "digit.png"]))
@@ -473,6 +486,8 @@ CASES = [
          ["weights.pt", "weights_only=True", "state_dict"]),
     case("from_torch-missing", lambda: hg.io.from_torch("missing.pt"), FileNotFoundError,
          ["from_torch", "no such file", "missing.pt"]),
+    case("from_torch-without-torch", _from_torch_without_torch, ImportError,
+         ["PyTorch is not installed", "pip install torch"]),
     # -- the command line --------------------------------------------------------------
     case("cli-predict-missing-model", cli("predict", "missing.npz", "x.png"), CliExit,
          ["missing.npz", "not found"]),
