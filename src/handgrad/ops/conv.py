@@ -396,22 +396,27 @@ class Conv2d(Function):
         G, Og = g.G, g.O // g.G
         buf = _to_phases(x, g)  # padded input, kept for backward (cols are recomputed)
         wm = w.reshape(G, Og, -1)  # (G, Og, Cg*KH*KW)
-        ym = np.empty((G, Og, g.N * T), dtype=x.dtype)
         nb = _chunk_images(g, x.itemsize)
         store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=x.dtype)
+        ystore = np.empty(g.O * nb * T, dtype=x.dtype)
+        out = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
+        bias = None if b is None else b[:, None, None, None]
         for n0 in range(0, g.N, nb):
             nc = min(nb, g.N - n0)
             cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
-            ys = ym[:, :, n0 * T:(n0 + nc) * T]
+            ys = ystore[:g.O * nc * T].reshape(G, Og, nc * T)
             if G == 1:
                 np.matmul(wm[0], cols[0], out=ys[0])
             else:
                 np.matmul(wm, cols, out=ys)
-        if b is not None:  # on the contiguous (O, N*T) matrix: cheaper than after
-            ym += b.reshape(G, Og, 1)
-        # (O, N, OH, Wq) -> (N, O, OH, OW): drop the garbage columns
-        out = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
-        np.copyto(out, ym.reshape(g.O, g.N, g.OH, g.Wq)[:, :, :, : g.OW].transpose(1, 0, 2, 3))
+            # (O, nc, OH, Wq) -> (nc, O, OH, OW): drop the garbage columns, add the bias,
+            # while the chunk is still in cache
+            y4 = ys.reshape(g.O, nc, g.OH, g.Wq)[:, :, :, : g.OW]
+            dst = out[n0:n0 + nc].transpose(1, 0, 2, 3)
+            if bias is None:
+                np.copyto(dst, y4)
+            else:
+                np.add(y4, bias, out=dst)
         ctx.geom = g
         ctx.unbatched = unbatched
         ctx.has_bias = b is not None
@@ -430,17 +435,14 @@ class Conv2d(Function):
             dy = dy[None]
         T = g.OH * g.Wq
         G, Og = g.G, g.O // g.G
-        # dY in the GEMM layout (O, N, OH, Wq); the garbage columns get gradient 0
-        make = np.empty if g.Wq == g.OW else np.zeros
-        dym = make((g.O, g.N, g.OH, g.Wq), dtype=dy.dtype)
-        dym[:, :, :, : g.OW] = dy.transpose(1, 0, 2, 3)
-        dym = dym.reshape(G, Og, g.N * T)
         dx = dw = db = None
         if len(needs) > 2 and needs[2] and ctx.has_bias:
-            db = dym.sum(axis=2).reshape(g.O)
+            db = dy.sum(axis=(0, 2, 3))
         wm = w.reshape(G, Og, -1)
         wmT = wm.transpose(0, 2, 1)
         nb = _chunk_images(g, dy.itemsize)
+        # a chunk of dY in the GEMM layout (O, nc, OH, Wq); the garbage columns stay 0
+        dystore = np.zeros(g.O * nb * T, dtype=dy.dtype)
         if need_w:
             dwm = np.zeros(wm.shape, dtype=dy.dtype)
             part = np.empty_like(dwm)
@@ -448,9 +450,13 @@ class Conv2d(Function):
         if need_x:
             dbuf = np.zeros(g.N * g.C * g.blk + g.slack, dtype=dy.dtype)
             dstore = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
-        for n0 in range(0, g.N, nb):
+        for n0 in range(0, g.N if need_w or need_x else 0, nb):
             nc = min(nb, g.N - n0)
-            dys = dym[:, :, n0 * T:(n0 + nc) * T]  # (G, Og, nc*T)
+            if nc < nb:  # the last, shorter chunk: a fresh zeroed buffer of its size
+                dystore = np.zeros(g.O * nc * T, dtype=dy.dtype)
+            dys4 = dystore[:g.O * nc * T].reshape(g.O, nc, g.OH, g.Wq)
+            dys4[:, :, :, : g.OW] = dy[n0:n0 + nc].transpose(1, 0, 2, 3)
+            dys = dys4.reshape(G, Og, nc * T)
             if need_w:
                 # dW += dY_chunk @ cols_chunk^T: the correlation of the input with dY
                 cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
