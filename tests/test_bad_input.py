@@ -123,6 +123,32 @@ def _cli_on_text_file(*argv: str) -> None:
     raise CliExit(_exit_of(list(argv)))
 
 
+def _mnist_model_file(path: str = "model.npz") -> str:
+    """A tiny (untrained) model file in the format `handgrad train mnist` writes."""
+    from handgrad.experiments.mnist_cnn import MODEL_FORMAT, MnistCNN
+
+    model = MnistCNN(channels=(2, 2), hidden=4)
+    hg.save({"format": MODEL_FORMAT, "kind": "model", "arch": model.arch,
+             "model": model.state_dict()}, path)
+    return path
+
+
+def _predict(model: Callable[[], str], image: Callable[[], str]) -> Callable[[], None]:
+    def run() -> None:
+        raise CliExit(_exit_of(["predict", model(), image()]))
+
+    return run
+
+
+def _text_file(path: str) -> Callable[[], str]:
+    def make() -> str:
+        with open(path, "w") as f:
+            f.write("not an image\n")
+        return path
+
+    return make
+
+
 def _sd_missing_and_unexpected() -> None:
     nn.Linear(3, 2).load_state_dict({"weight": np.zeros((2, 3), np.float32),
                                      "wieght_extra": np.zeros(2, np.float32)})
@@ -493,6 +519,17 @@ CASES = [
          ["missing.npz", "not found"]),
     case("cli-predict-not-a-checkpoint", _predict_with_text_file, CliExit,
          ["model.npz", "not a handgrad-checkpoint"]),
+    case("cli-predict-missing-image", _predict(_mnist_model_file, lambda: "missing.png"),
+         CliExit, ["image", "not found", "missing.png"]),
+    case("cli-predict-image-not-an-image", _predict(_mnist_model_file,
+                                                    _text_file("digit.png")),
+         CliExit, ["digit.png", "not an image", "PNG/JPG"]),
+    case("cli-predict-other-handgrad-file",
+         _predict(lambda: (hg.save({"weights": np.ones(2)}, "other.npz"), "other.npz")[1],
+                  lambda: "digit.png"),
+         CliExit, ["other.npz", "not an MNIST CNN model", "handgrad train mnist"]),
+    case("cli-predict-folder-without-model", cli("predict", ".", "digit.png"), CliExit,
+         ["folder without model.npz"]),
     case("cli-charlm-missing-text", cli("train", "charlm", "--text", "missing.txt"), CliExit,
          ["text", "no such file", "missing.txt"]),
     case("cli-check-missing-file", cli("check", "missing.py::f"), CliExit,
