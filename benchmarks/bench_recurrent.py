@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="limit NumPy's BLAS threads (threadpoolctl); default: leave as is")
     p.add_argument("--float64", action="store_true")
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args(argv)
@@ -87,19 +89,24 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
     dtype = np.float64 if args.float64 else np.float32
     rows = [bench(k, args.T, args.N, args.input, args.hidden, args.layers, args.repeats,
                   args.warmup, dtype) for k in args.kinds.split(",")]
     print(f"forward+backward, {np.dtype(dtype).name}, T={args.T} N={args.N} "
           f"input={args.input} hidden={args.hidden} layers={args.layers}, torch threads "
-          f"{args.threads}, median of {args.repeats}")
+          f"{args.threads}, BLAS threads {args.blas_threads or 'default'}, median of "
+          f"{args.repeats}")
     print(f"{'layer':6s} {'handgrad ms':>12s} {'torch ms':>10s} {'ratio':>7s}")
     for r in rows:
         print(f"{r['kind']:6s} {r['handgrad_ms']:12.2f} {r['torch_ms']:10.2f} {r['ratio']:7.2f}")
     if args.json:
         meta = {"python": sys.version.split()[0], "numpy": np.__version__,
                 "torch": torch.__version__, "machine": platform.machine(),
-                "torch_threads": args.threads}
+                "torch_threads": args.threads, "blas_threads": args.blas_threads}
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": rows}, f, indent=2)
     return 0
