@@ -222,10 +222,6 @@ def test_parameter_and_state_dict_order_is_registration_order():
                                      "1.num_batches_tracked"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "handgrad.save stamps the current time into every zip member (zipfile's default "
-    "date_time), so saving the same state twice gives different bytes; fix: write "
-    "members through zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)) in io.py"))
 def test_saving_the_same_state_gives_the_same_bytes(tmp_path, monkeypatch):
     import time as time_module
 

@@ -169,13 +169,21 @@ def _sha256_of(f: Any, length: int) -> str:
     return digest.hexdigest()
 
 
+def _member_info(name: str) -> zipfile.ZipInfo:
+    """A zip member entry stamped 1980-01-01 (zip's epoch) instead of the current time."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    return info
+
+
 def _write_checkpoint(f: Any, header: dict[str, Any],
                       arrays: list[tuple[str, np.ndarray]]) -> None:
     """Write the zip to the open binary file ``f`` (at position 0), then seal it."""
     with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        zf.writestr(HEADER_MEMBER, json.dumps(header, allow_nan=False))
+        # a fixed timestamp on every member: the same state always gives the same bytes
+        zf.writestr(_member_info(HEADER_MEMBER), json.dumps(header, allow_nan=False))
         for member, arr in arrays:
-            with zf.open(member, "w", force_zip64=True) as out:
+            with zf.open(_member_info(member), "w", force_zip64=True) as out:
                 _write_array(out, arr)
         # placeholder of the final length; the digest goes in once the bytes are known
         zf.comment = _TRAILER_PREFIX + b"0" * 64
