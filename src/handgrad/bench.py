@@ -528,6 +528,11 @@ def run(config: dict[str, Any] | None = None) -> dict[str, Any]:
     cfg.update(config or {})
     if cfg["quick"]:
         cfg.update(repeats=min(cfg["repeats"], 3), warmup=1, min_time=0.0)
+    workloads = [wl for wl in select_workloads(cfg["quick"])
+                 if not cfg["only"] or cfg["only"] in wl.name or cfg["only"] == wl.group]
+    if not workloads:
+        raise ValueError(f"--only {cfg['only']!r} matches no benchmark; use part of a workload "
+                         f"name or a group: ceiling, conv, pool, norm, recurrent, end-to-end")
     blas = blas_info()
     try:
         import torch
@@ -550,9 +555,7 @@ def run(config: dict[str, Any] | None = None) -> dict[str, Any]:
     say(f"machine: {env['processor']}, {env['cores']} cores")
     rows: list[dict[str, Any]] = []
     ceiling: dict[str, float] = {}
-    for wl in select_workloads(cfg["quick"]):
-        if cfg["only"] and cfg["only"] not in wl.name and cfg["only"] != wl.group:
-            continue
+    for wl in workloads:
         hg_fn = wl.make_handgrad()
         th_fn = wl.make_torch() if (torch is not None and wl.make_torch) else None
         t_hg, t_th = time_pair(hg_fn, th_fn, cfg["repeats"], cfg["warmup"], cfg["min_time"])

@@ -50,6 +50,18 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class _UsageError(Exception):
+    """A bad command line (unknown option, bad value): reported as one line."""
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse prints a usage block and exits on a bad option; we want one line and a
+    return value (so ``main`` can be called from tests and scripts)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
 def _usage() -> str:
     lines = ["usage: handgrad COMMAND [options]   (handgrad COMMAND --help for its options)",
              "", "commands:"]
@@ -87,10 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     words, module_name = found
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog="handgrad " + " ".join(words),
-                                     description=(module.__doc__ or "").strip().split("\n")[0])
+    prog = "handgrad " + " ".join(words)
+    parser = _OneLineErrorParser(prog=prog,
+                                 description=(module.__doc__ or "").strip().split("\n")[0])
     module.add_arguments(parser)
-    args = parser.parse_args(argv[len(words):])  # argparse exits 2 with one line on errors
+    try:
+        args = parser.parse_args(argv[len(words):])
+    except _UsageError as err:
+        print(f"{prog}: error: {err} (see '{prog} --help')", file=sys.stderr)
+        return 2
     try:
         return int(module.main(args) or 0)
     except KeyboardInterrupt:

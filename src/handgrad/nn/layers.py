@@ -127,6 +127,14 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        nd = max(x.ndim, 1)
+        for name, d in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -nd <= d < nd:
+                raise IndexError(f"Flatten: {name}={d} is out of range for an input of shape "
+                                 f"{x.shape} (valid dims are {-nd}..{nd - 1})")
+        if self.start_dim % nd > self.end_dim % nd:
+            raise ValueError(f"Flatten: start_dim={self.start_dim} comes after "
+                             f"end_dim={self.end_dim} for an input of shape {x.shape}")
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

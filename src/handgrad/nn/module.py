@@ -293,7 +293,16 @@ class Module:
         The Parameter objects stay the same (their ``.data`` is replaced), so an optimizer
         built before the cast keeps updating them (handgrad's optimizers cast their state).
         """
-        dt = np.dtype(dtype)
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
+            if dtype == "cpu":
+                return self
+            raise TypeError(f"Module.to({dtype!r}): handgrad runs on the CPU only (NumPy); "
+                             f"there is no {dtype!r} device. Pass a dtype, e.g. np.float64")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"Module.to: dtype {dtype!r} is not a NumPy dtype; pass e.g. "
+                            f"np.float32 or 'float64'") from None
         if dt.kind != "f":
             raise TypeError(f"Module.to: dtype must be a floating-point type, got {dt}")
         for m in self.modules():
