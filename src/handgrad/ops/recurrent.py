@@ -65,6 +65,7 @@ backward loop, which is left with a few small products and one GEMM per step.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,66 @@ def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) 
     return xw.reshape(T, N, -1)
 
 
+#: Run the small per-step matrix products of the recurrent loops on one BLAS thread.
+#: A (32, 128) @ (128, 512) product is too small to gain from a second thread, and on a
+#: busy machine the second thread is often descheduled while the first waits for it at
+#: the end of every product: measured on the shared 2-core VM, an LSTM forward+backward
+#: took 0.5-1 s with two BLAS threads in its loop against about 40 ms with one. The
+#: large products outside the loops (input projections, weight gradients) keep all
+#: threads. Set to False to leave the BLAS thread count alone.
+SINGLE_THREAD_LOOPS = True
+
+
+class _OneBlasThread:
+    """Context manager: BLAS limited to one thread inside, restored on exit (nesting and
+    several Python threads share one counter, so the outermost exit restores)."""
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved: list[tuple[Any, int]] = []
+    _controllers: list[Any] | None = None
+
+    @classmethod
+    def _blas(cls) -> list[Any]:
+        if cls._controllers is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                cls._controllers = list(
+                    ThreadpoolController().select(user_api="blas").lib_controllers)
+            except Exception:  # threadpoolctl missing or unable to inspect: do nothing
+                cls._controllers = []
+        return cls._controllers
+
+    __slots__ = ("counted",)
+
+    def __enter__(self) -> None:
+        self.counted = SINGLE_THREAD_LOOPS
+        if not self.counted:
+            return
+        cls = type(self)
+        with cls._lock:
+            if cls._depth == 0:
+                cls._saved = []
+                for c in cls._blas():
+                    n = c.get_num_threads()
+                    if n is not None and n > 1:
+                        cls._saved.append((c, n))
+                        c.set_num_threads(1)
+            cls._depth += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.counted:
+            return
+        cls = type(self)
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0:
+                for c, n in cls._saved:
+                    c.set_num_threads(n)
+                cls._saved = []
+
+
 def _mark_inputs(ctx: Context, inputs: tuple[Any, ...]) -> None:
     """No gradient for inputs that are absent (h0=None, bias=None), also through the
     layer-by-layer door, whose context asks for every gradient."""
@@ -246,14 +307,15 @@ def _rnn_forward(ctx: Context, x: np.ndarray, h0: Any, w_ih: np.ndarray, w_hh: n
     whh_t = np.ascontiguousarray(w_hh.T)     # W_rec, laid out for the row-major GEMM
     tanh = nonlinearity == "tanh"
     zero = x.dtype.type(0)
-    for t in steps:
-        h = hs[t + new]
-        np.matmul(hs[t + prev], whh_t, out=h)   # S_{k-1} . W_rec
-        h += xw[t]                              # + X_k . W_x + b
-        if tanh:
-            np.tanh(h, out=h)
-        else:
-            np.maximum(h, zero, out=h)
+    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
+        for t in steps:
+            h = hs[t + new]
+            np.matmul(hs[t + prev], whh_t, out=h)   # S_{k-1} . W_rec
+            h += xw[t]                              # + X_k . W_x + b
+            if tanh:
+                np.tanh(h, out=h)
+            else:
+                np.maximum(h, zero, out=h)
     ctx.rnn = (x, hs, w_ih, w_hh, tanh, reverse, seq)
     out, _ = _split(hs, reverse)
     return out, hs[T - start]
@@ -272,10 +334,11 @@ def _rnn_backward(ctx: Context, dout: np.ndarray, dh_n: Any) -> tuple[Any, ...]:
         dA = (out > 0).astype(out.dtype)
     dh = np.zeros((N, H), out.dtype) if dh_n is None else np.array(dh_n, dtype=out.dtype)
     _, _, _, steps = _direction(T, reverse)
-    for t in reversed(steps):
-        dh += dout[t]                       # dxi/dS_k: direct + carried from step k+1
-        np.multiply(dh, dA[t], out=dA[t])   # dxi/dA_k
-        np.matmul(dA[t], w_hh, out=dh)      # dxi/dS_{k-1} (direct part added next turn)
+    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
+        for t in reversed(steps):
+            dh += dout[t]                       # dxi/dS_k: direct + carried from step k+1
+            np.multiply(dh, dA[t], out=dA[t])   # dxi/dA_k
+            np.matmul(dA[t], w_hh, out=dh)      # dxi/dS_{k-1} (direct part added next turn)
     dx, dw_ih, dw_hh, db = _weight_grads(ctx, dA, x, hprev, w_ih)
     db_ih, db_hh = _bias_grads(ctx, 2, db, db)
     dh0 = dh if ctx.needs_input_grad[1] else None
@@ -399,20 +462,21 @@ def _lstm_forward(ctx: Context, x: np.ndarray, h0: Any, c0: Any, w_ih: np.ndarra
     hs[start] = 0 if h0 is None else h0
     cs[start] = 0 if c0 is None else c0
     H2 = 2 * H
-    for t in steps:
-        a = acts[t]
-        np.matmul(hs[t + prev], whh_t, out=a)
-        a += xw[t]
-        np.tanh(a, out=a)
-        sig = a[:, :H3]                  # o, i, f: sigma = (1 + tanh(a/2)) / 2
-        sig *= half
-        sig += half
-        c = cs[t + new]
-        np.multiply(a[:, H2:H3], cs[t + prev], out=c)       # f * c_{k-1}
-        np.multiply(a[:, H:H2], a[:, H3:], out=tmp)         # + i * g
-        c += tmp
-        np.tanh(c, out=tcs[t])
-        np.multiply(a[:, :H], tcs[t], out=hs[t + new])      # h_k = o * tanh(c_k)
+    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
+        for t in steps:
+            a = acts[t]
+            np.matmul(hs[t + prev], whh_t, out=a)
+            a += xw[t]
+            np.tanh(a, out=a)
+            sig = a[:, :H3]                  # o, i, f: sigma = (1 + tanh(a/2)) / 2
+            sig *= half
+            sig += half
+            c = cs[t + new]
+            np.multiply(a[:, H2:H3], cs[t + prev], out=c)       # f * c_{k-1}
+            np.multiply(a[:, H:H2], a[:, H3:], out=tmp)         # + i * g
+            c += tmp
+            np.tanh(c, out=tcs[t])
+            np.multiply(a[:, :H], tcs[t], out=hs[t + new])      # h_k = o * tanh(c_k)
     ctx.lstm = (x, hs, cs, acts, tcs, w_ih_p, w_hh_p, reverse, seq)
     out, _ = _split(hs, reverse)
     return out, hs[T - start], cs[T - start]
@@ -452,14 +516,15 @@ def _lstm_backward(ctx: Context, dout: np.ndarray, dh_n: Any, dc_n: Any) -> tupl
     dc = np.zeros((N, H), dt) if dc_n is None else np.array(dc_n, dtype=dt)
     tmp = np.empty((N, H), dt)
     _, _, _, steps = _direction(T, reverse)
-    for t in reversed(steps):
-        dh += dout[t]                                        # dxi/dh_k
-        np.multiply(dh, Po[t], out=dA4[t, :, 0])             # dA_o
-        np.multiply(dh, Q[t], out=tmp)
-        dc += tmp                                            # dxi/dc_k
-        np.multiply(dc[:, None, :], R[t], out=dA4[t, :, 1:])  # dA_i, dA_f, dA_g
-        dc *= f[t]                                           # dxi/dc_{k-1} = dc * f
-        np.matmul(dA[t], w_hh_p, out=dh)                     # dxi/dh_{k-1} (carried)
+    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
+        for t in reversed(steps):
+            dh += dout[t]                                        # dxi/dh_k
+            np.multiply(dh, Po[t], out=dA4[t, :, 0])             # dA_o
+            np.multiply(dh, Q[t], out=tmp)
+            dc += tmp                                            # dxi/dc_k
+            np.multiply(dc[:, None, :], R[t], out=dA4[t, :, 1:])  # dA_i, dA_f, dA_g
+            dc *= f[t]                                           # dxi/dc_{k-1} = dc * f
+            np.matmul(dA[t], w_hh_p, out=dh)                     # dxi/dh_{k-1} (carried)
     dx, dw_ih, dw_hh, db = _weight_grads(ctx, dA, x, hprev, w_ih_p, first=3)
     dw_ih = None if dw_ih is None else _blocks(dw_ih, _LSTM_UNPERM)
     dw_hh = None if dw_hh is None else _blocks(dw_hh, _LSTM_UNPERM)
@@ -564,26 +629,27 @@ def _gru_forward(ctx: Context, x: np.ndarray, h0: Any, w_ih: np.ndarray, w_hh: n
     hs = np.empty((T + 1, N, H), dt)
     prev, new, start, steps = _direction(T, reverse)
     hs[start] = 0 if h0 is None else h0
-    for t in steps:
-        a = hw[t]
-        hp = hs[t + prev]
-        np.matmul(hp, whh_t, out=a)
-        rz = a[:, :H2]
-        rz += xw[t, :, :H2]
-        np.tanh(rz, out=rz)
-        rz *= half
-        rz += half                                  # r, z = sigma(.)
-        hn = a[:, H2:]
-        if b_hn is not None:
-            hn += b_hn
-        n = ns[t]
-        np.multiply(a[:, :H], hn, out=n)
-        n += xw[t, :, H2:]
-        np.tanh(n, out=n)                           # n = tanh(W_in x + b_in + r * hn)
-        h = hs[t + new]
-        np.subtract(hp, n, out=h)
-        h *= a[:, H:H2]
-        h += n                                      # h = (1 - z) n + z h_prev
+    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
+        for t in steps:
+            a = hw[t]
+            hp = hs[t + prev]
+            np.matmul(hp, whh_t, out=a)
+            rz = a[:, :H2]
+            rz += xw[t, :, :H2]
+            np.tanh(rz, out=rz)
+            rz *= half
+            rz += half                                  # r, z = sigma(.)
+            hn = a[:, H2:]
+            if b_hn is not None:
+                hn += b_hn
+            n = ns[t]
+            np.multiply(a[:, :H], hn, out=n)
+            n += xw[t, :, H2:]
+            np.tanh(n, out=n)                           # n = tanh(W_in x + b_in + r * hn)
+            h = hs[t + new]
+            np.subtract(hp, n, out=h)
+            h *= a[:, H:H2]
+            h += n                                      # h = (1 - z) n + z h_prev
     ctx.gru = (x, hs, hw, ns, w_ih, w_hh, reverse, seq)
     out, _ = _split(hs, reverse)
     return out, hs[T - start]
@@ -617,15 +683,16 @@ def _gru_backward(ctx: Context, dout: np.ndarray, dh_n: Any) -> tuple[Any, ...]:
     dh = np.zeros((N, H), dt) if dh_n is None else np.array(dh_n, dtype=dt)
     carry = np.empty((N, H), dt)
     _, _, _, steps = _direction(T, reverse)
-    for t in reversed(steps):
-        dh += dout[t]
-        np.multiply(dh, A1[t], out=DN[t])
-        np.multiply(DN[t], Br[t], out=D3[t, :, 0])
-        np.multiply(dh, Bz[t], out=D3[t, :, 1])
-        np.multiply(DN[t], r[t], out=D3[t, :, 2])
-        np.multiply(dh, z[t], out=carry)
-        np.matmul(D[t], w_hh, out=dh)
-        dh += carry
+    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
+        for t in reversed(steps):
+            dh += dout[t]
+            np.multiply(dh, A1[t], out=DN[t])
+            np.multiply(DN[t], Br[t], out=D3[t, :, 0])
+            np.multiply(dh, Bz[t], out=D3[t, :, 1])
+            np.multiply(DN[t], r[t], out=D3[t, :, 2])
+            np.multiply(dh, z[t], out=carry)
+            np.matmul(D[t], w_hh, out=dh)
+            dh += carry
     need = ctx.needs_input_grad
     T_N = T * N
     D2 = D.reshape(T_N, 3 * H)
