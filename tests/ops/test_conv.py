@@ -238,11 +238,15 @@ def test_conv2d_type_errors():
         C.conv2d_forward(x, np.zeros((2, 3, 3, 3), np.float32), None, stride=(1, 2, 3))
 
 
+@pytest.mark.parametrize("keep_cols", [True, False])
 @pytest.mark.parametrize("chunk_bytes", [1, 20000])
 @pytest.mark.parametrize("groups", [1, 2])
-def test_conv2d_chunked_products_match(chunk_bytes, groups, rng, monkeypatch):
-    # the GEMMs run over chunks of images (uneven last chunk too); results must not change
+def test_conv2d_chunked_products_match(chunk_bytes, groups, keep_cols, rng, monkeypatch):
+    # the GEMMs run over chunks of images (uneven last chunk too), with the columns kept
+    # from the forward pass or recomputed in backward; results must not change
     monkeypatch.setattr(C, "_CHUNK_BYTES", chunk_bytes)
+    if not keep_cols:
+        monkeypatch.setattr(C, "_KEEP_COLS_BYTES", 0)
     x, w, b = _case(rng, 5, 4, 7, 6, 6, 3, groups=groups)
     _compare(x, w, b, stride=(2, 1), padding=1, groups=groups)
     _compare(x, w, b, padding="same", dilation=2, groups=groups)

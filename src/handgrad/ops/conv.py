@@ -302,7 +302,12 @@ def _im2col(buf: np.ndarray, g: _Geom, n0: int = 0, nb: int | None = None,
     """cols (C, KH*KW, nb, OH*Wq): cols[c, (i,j), n, t] = Xp[n0 + n, c, yS + iD, xS + jD]."""
     nb = g.N - n0 if nb is None else nb
     shape = (g.C, g.KH * g.KW, nb, g.OH * g.Wq)
-    cols = np.empty(shape, buf.dtype) if out is None else out[:math.prod(shape)].reshape(shape)
+    if out is None:
+        cols = np.empty(shape, buf.dtype)
+    elif out.ndim == 4:  # a view of the whole batch's columns
+        cols = out
+    else:  # a flat scratch buffer
+        cols = out[:math.prod(shape)].reshape(shape)
     for k, off in enumerate(g.offsets):  # KH*KW block copies of long contiguous runs
         cols[:, k] = _tap(buf, g, off, n0, nb)
     return cols
@@ -319,6 +324,10 @@ def _col2im(dcols: np.ndarray, g: _Geom, n0: int = 0, buf: np.ndarray | None = N
         view += dcols[:, k]
     return buf
 
+
+# Columns up to this size are kept from the forward pass for dW (saves one im2col in
+# backward); larger ones are recomputed chunk by chunk from the padded input.
+_KEEP_COLS_BYTES = 64 << 20
 
 # The matrix products run over chunks of images whose columns fill about this many bytes,
 # so that the im2col copy, the product and col2im of a chunk work in the CPU cache
@@ -394,16 +403,23 @@ class Conv2d(Function):
         g, _ = _geometry(x.shape, w.shape, stride, padding, dilation, groups)
         T = g.OH * g.Wq
         G, Og = g.G, g.O // g.G
-        buf = _to_phases(x, g)  # padded input, kept for backward (cols are recomputed)
+        buf = _to_phases(x, g)
         wm = w.reshape(G, Og, -1)  # (G, Og, Cg*KH*KW)
         nb = _chunk_images(g, x.itemsize)
-        store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=x.dtype)
+        needs = ctx.needs_input_grad
+        need_w = len(needs) > 1 and needs[1]
+        keep = need_w and g.C * g.KH * g.KW * g.N * T * x.itemsize <= _KEEP_COLS_BYTES
+        if keep:  # all columns, filled chunk by chunk and kept for dW
+            store = np.empty((g.C, g.KH * g.KW, g.N, T), dtype=x.dtype)
+        else:
+            store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=x.dtype)
         ystore = np.empty(g.O * nb * T, dtype=x.dtype)
         out = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
         bias = None if b is None else b[:, None, None, None]
         for n0 in range(0, g.N, nb):
             nc = min(nb, g.N - n0)
-            cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
+            cols = _im2col(buf, g, n0, nc, store[:, :, n0:n0 + nc] if keep else store)
+            cols = cols.reshape(G, -1, nc * T)
             ys = ystore[:g.O * nc * T].reshape(G, Og, nc * T)
             if G == 1:
                 np.matmul(wm[0], cols[0], out=ys[0])
@@ -420,9 +436,9 @@ class Conv2d(Function):
         ctx.geom = g
         ctx.unbatched = unbatched
         ctx.has_bias = b is not None
-        needs = ctx.needs_input_grad
-        # the padded input is only needed for dW; the weight only for dX
-        ctx.save_for_backward(buf if len(needs) > 1 and needs[1] else None, w)
+        ctx.keep = keep
+        # dW needs the columns (or the padded input to recompute them); dX the weight
+        ctx.save_for_backward((store if keep else buf) if need_w else None, w)
         return out[0] if unbatched else out
 
     @staticmethod
@@ -446,7 +462,8 @@ class Conv2d(Function):
         if need_w:
             dwm = np.zeros(wm.shape, dtype=dy.dtype)
             part = np.empty_like(dwm)
-            store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
+            if not ctx.keep:
+                store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
         if need_x:
             dbuf = np.zeros(g.N * g.C * g.blk + g.slack, dtype=dy.dtype)
             dstore = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
@@ -459,7 +476,10 @@ class Conv2d(Function):
             dys = dys4.reshape(G, Og, nc * T)
             if need_w:
                 # dW += dY_chunk @ cols_chunk^T: the correlation of the input with dY
-                cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
+                if ctx.keep:
+                    cols = buf[:, :, n0:n0 + nc].reshape(G, -1, nc * T)
+                else:
+                    cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
                 if G == 1:
                     np.matmul(dys[0], cols[0].T, out=part[0])
                 else:
