@@ -18,15 +18,15 @@ def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(_seq(shape), dtype or get_default_dtype()), requires_grad)
+    return _make(np.zeros(_seq(shape, "zeros"), dtype or get_default_dtype()), requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(_seq(shape), dtype or get_default_dtype()), requires_grad)
+    return _make(np.ones(_seq(shape, "ones"), dtype or get_default_dtype()), requires_grad)
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.full(_seq((shape,)), fill_value, dtype or get_default_dtype()), requires_grad)
+    return _make(np.full(_seq((shape,), "full"), fill_value, dtype or get_default_dtype()), requires_grad)
 
 
 def eye(n: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -43,13 +43,13 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from handgrad's seeded generator."""
     dt = np.dtype(dtype or get_default_dtype())
-    return _make(get_rng().standard_normal(_seq(shape)).astype(dt), requires_grad)
+    return _make(get_rng().standard_normal(_seq(shape, "randn")).astype(dt), requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from handgrad's seeded generator."""
     dt = np.dtype(dtype or get_default_dtype())
-    return _make(get_rng().random(_seq(shape)).astype(dt), requires_grad)
+    return _make(get_rng().random(_seq(shape, "rand")).astype(dt), requires_grad)
 
 
 def randint(low: int, high: int, size: Any) -> Tensor:

@@ -85,6 +85,11 @@ def as_array(data: Any, dtype: Any = None, name: str = "data") -> np.ndarray:
         raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype} "
                         f"(strings or raw bytes), e.g. {arr.ravel()[:3]}")
     if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{name}: dtype {dtype!r} is not a NumPy dtype; use e.g. "
+                            f"np.float32, np.float64, np.int64 or 'float32'") from None
         arr = arr.astype(dtype, copy=False)
     return arr
 
@@ -369,7 +374,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return t
 
 
-def _seq(shape: Sequence[Any]) -> tuple[int, ...]:
+def _seq(shape: Sequence[Any], fn: str = "size") -> tuple[int, ...]:
+    """A shape given as ``f(2, 3)`` or ``f((2, 3))``, checked: sizes are integers >= 0."""
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    out = []
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0:
+            raise ValueError(f"{fn}: size must be a sequence of non-negative integers, got "
+                             f"{tuple(shape)} (bad entry {s!r})")
+        out.append(int(s))
+    return tuple(out)

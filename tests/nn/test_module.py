@@ -164,9 +164,10 @@ def test_float_double_cast_params_and_keep_working(cast, dtype):
     model = _hg_mlp(np.float32 if cast == "double" else np.float64)
     params_before = list(model.parameters())
     x = np.random.default_rng(1).standard_normal((3, 4))
+    x_start = x.astype(np.float32 if cast == "double" else np.float64)
     model.eval()
-    ref = model(hg.tensor(x)).data.astype(np.float64)
-    loss = model(hg.tensor(x)).sum()
+    ref = model(hg.tensor(x_start)).data.astype(np.float64)
+    loss = model(hg.tensor(x_start)).sum()
     loss.backward()
     assert getattr(model, cast)() is model
     assert all(p.dtype == dtype for p in model.parameters())

@@ -29,6 +29,16 @@ def _matmul_shape_error(a: np.ndarray, b: np.ndarray) -> ValueError:
     )
 
 
+def _check_same_float_dtype(op: str, name_a: str, a: np.ndarray, name_b: str,
+                            b: np.ndarray) -> None:
+    """No silent upcast: float32 @ float64 would quietly make everything after it float64
+    (twice the memory and time). PyTorch refuses too; say which side to convert."""
+    if a.dtype != b.dtype and (a.dtype.kind == "f" or b.dtype.kind == "f"):
+        raise TypeError(
+            f"{op}: {name_a} has dtype {a.dtype} but {name_b} has dtype {b.dtype}; both must "
+            f"have the same floating dtype (convert one with .float() or .double())")
+
+
 class MatMul(Function):
     """Z = A @ B.   dL/dA = dZ @ B^T,  dL/dB = A^T @ dZ  (batch axes summed if broadcast).
 
@@ -41,6 +51,7 @@ class MatMul(Function):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
                              f"{a.shape} and {b.shape}")
+        _check_same_float_dtype("matmul", "A", a, "B", b)
         ctx.save_for_backward(a, b)
         try:
             return np.matmul(a, b)
@@ -86,6 +97,7 @@ class Linear(Function):
             raise ValueError(
                 f"linear: input has shape {x.shape} but weight has shape {w.shape}; the input's "
                 f"last dimension must equal in_features = weight.shape[1] = {w.shape[1]}")
+        _check_same_float_dtype("linear", "input", x, "weight", w)
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias must have shape (out_features,) = ({w.shape[0]},), "
                              f"got {b.shape}")

@@ -57,6 +57,11 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim0: int, dim1: int) -> np.ndarray:
+        nd = max(x.ndim, 1)
+        for name, d in (("dim0", dim0), ("dim1", dim1)):
+            if not -nd <= d < nd:
+                raise ValueError(f"transpose: {name}={d} is out of range for a tensor of shape "
+                                 f"{x.shape} (valid dims are {-nd}..{nd - 1})")
         ctx.dims = (dim0, dim1)
         return np.swapaxes(x, dim0, dim1)
 
