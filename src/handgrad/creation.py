@@ -26,7 +26,8 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.full(_seq((shape,), "full"), fill_value, dtype or get_default_dtype()), requires_grad)
+    arr = np.full(_seq((shape,), "full"), fill_value, dtype or get_default_dtype())
+    return _make(arr, requires_grad)
 
 
 def eye(n: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
