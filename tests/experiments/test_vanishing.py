@@ -91,7 +91,9 @@ def test_quick_run_writes_files_and_table(tmp_path, capsys):
 def test_default_run(tmp_path):
     m = van.run({"out": tmp_path}, verbose=False)
     table = {(r["method"], r["clipping"], r["lag"]): r["% successful"] for r in m["table"]}
-    # LSTM with the carousel-like forget bias solves the longest lag at least once
-    assert max(table[("LSTM b_f=3", c, 100)] for c in ("no", "yes")) > 0
-    # everybody solves the shortest lag
+    # measured (3 seeds, 12,800 sequences): everybody solves lag 5; the plain RNN fails
+    # from lag 50 on, where the LSTM with the carousel-like forget bias still succeeds
     assert all(table[(meth, "no", 5)] == 100 for meth in van.METHODS)
+    assert table[("RNN", "no", 50)] == 0 and table[("RNN", "no", 100)] == 0
+    assert table[("LSTM b_f=3", "no", 50)] >= 66
+    assert max(table[("LSTM b_f=3", c, 100)] for c in ("no", "yes")) > 0
