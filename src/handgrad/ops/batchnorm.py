@@ -25,15 +25,6 @@ from handgrad.function import Context, Function
 __all__ = ["BatchNorm", "batch_norm_forward", "batch_norm_backward"]
 
 
-def _axes(x: np.ndarray) -> tuple[int, ...]:
-    return (0,) + tuple(range(2, x.ndim))
-
-
-def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
-    """(C,) -> (1, C, 1, ...) so it broadcasts against the input."""
-    return v.reshape((1, -1) + (1,) * (ndim - 2))
-
-
 class BatchNorm(Function):
     """y = gamma * (x - mu) / sqrt(var + eps) + beta, statistics per channel (axis 1).
 
@@ -83,16 +74,17 @@ class BatchNorm(Function):
         if not training and (running_mean is None or running_var is None):
             raise ValueError("batch_norm: evaluation mode (training=False) needs running_mean "
                              "and running_var")
-        axes = _axes(x)
-        m = x.size // C
+        N, m = x.shape[0], x.size // C
+        x3 = x.reshape(N, C, -1)  # (N, C, L): per channel, sums run over axes 0 and 2
         dt = x.dtype.type
         if training:
             if m <= 1:
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                                  f"training, got input shape {x.shape}")
-            mu = x.mean(axis=axes)
-            xc = x - _per_channel(mu, x.ndim)
-            var = np.mean(xc * xc, axis=axes)
+            mu = x3.mean(axis=(0, 2))
+            xc = x3 - mu[:, None]
+            # sum of squares without a temporary (x - mu)^2 array
+            var = np.einsum("ncl,ncl->c", xc, xc) / dt(m)
             if running_mean is not None and momentum is not None:
                 mom = dt(momentum)
                 running_mean *= 1 - mom
@@ -105,40 +97,40 @@ class BatchNorm(Function):
         else:
             mu = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-            xc = x - _per_channel(mu, x.ndim)
+            xc = x3 - mu[:, None]
         inv_sigma = (1.0 / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
         xhat = xc
-        xhat *= _per_channel(inv_sigma, x.ndim)  # xc is a fresh array: reuse it
-        if weight is not None:
-            y = xhat * _per_channel(weight, x.ndim)
-        else:
-            y = xhat.copy()
+        xhat *= inv_sigma[:, None]  # xc is a fresh array: reuse it
+        y = xhat * weight[:, None] if weight is not None else xhat.copy()
         if bias is not None:
-            y += _per_channel(bias, x.ndim)
+            y += bias[:, None]
         ctx.save_for_backward(xhat, inv_sigma, weight)
         ctx.training = training
         ctx.has = (weight is not None, bias is not None)
-        return y
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, dy: np.ndarray) -> tuple[Any, ...]:
         xhat, inv_sigma, weight = ctx.saved_arrays
         needs = ctx.needs_input_grad
-        axes = _axes(dy)
-        nd = dy.ndim
-        m = dy.size // dy.shape[1]
-        sum_dy = dy.sum(axis=axes)
-        sum_dy_xhat = (dy * xhat).sum(axis=axes)
+        dy3 = dy.reshape(xhat.shape)  # (N, C, L)
+        m = xhat.shape[0] * xhat.shape[2]
+        dt = dy.dtype.type
+        sum_dy = dy3.sum(axis=(0, 2))
+        sum_dy_xhat = np.einsum("ncl,ncl->c", dy3, xhat)
         dx = dw = db = None
         if needs[0]:
             scale = inv_sigma if weight is None else weight * inv_sigma  # gamma / sigma
             if ctx.training:
                 # (1/m) gamma/sigma (m dy - sum dy - xhat sum(dy xhat))
-                dx = dy - _per_channel(sum_dy / m, nd)
-                dx -= xhat * _per_channel(sum_dy_xhat / m, nd)
-                dx *= _per_channel(scale, nd)
+                #   = gamma/sigma (dy - [xhat mean(dy xhat) + mean(dy)]), in one buffer
+                dx = xhat * (sum_dy_xhat / dt(m))[:, None]
+                dx += (sum_dy / dt(m))[:, None]
+                np.subtract(dy3, dx, out=dx)
+                dx *= scale[:, None]
             else:
-                dx = dy * _per_channel(scale, nd)
+                dx = dy3 * scale[:, None]
+            dx = dx.reshape(dy.shape)
         if len(needs) > 1 and needs[1] and ctx.has[0]:
             dw = sum_dy_xhat
         if len(needs) > 2 and needs[2] and ctx.has[1]:
