@@ -110,3 +110,13 @@ def test_batch_norm_errors():
         F.batch_norm(hg.tensor(np.zeros((2, 3), np.float32)), None, None, training=False)
     with pytest.raises(ValueError, match=r"got shape \(3,\)"):
         F.batch_norm(hg.tensor(np.zeros(3, np.float32)), None, None, training=True)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradcheck_float64(training, rng):
+    x = hg.tensor(rng.standard_normal((4, 3, 2, 2)), requires_grad=True)
+    w = hg.tensor(rng.standard_normal(3), requires_grad=True)
+    b = hg.tensor(rng.standard_normal(3), requires_grad=True)
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+    assert hg.gradcheck(lambda a, g, c: F.batch_norm(a, rm.copy(), rv.copy(), g, c,
+                                                     training=training), (x, w, b))

@@ -160,3 +160,19 @@ def test_pooling_errors(fn, kw, fragment):
 def test_pooling_rejects_wrong_rank():
     with pytest.raises(ValueError, match=r"got shape \(4, 4\)"):
         F.max_pool2d(hg.tensor(np.zeros((4, 4), np.float32)), 2)
+
+
+def test_pooling_layer_doors(rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    for fwd, bwd, kw in [(C.max_pool2d_forward, C.max_pool2d_backward, dict(kernel_size=2)),
+                         (C.avg_pool2d_forward, C.avg_pool2d_backward,
+                          dict(kernel_size=3, stride=2, padding=1)),
+                         (C.adaptive_avg_pool2d_forward, C.adaptive_avg_pool2d_backward,
+                          dict(output_size=(2, 3)))]:
+        out, cache = fwd(x, **kw)
+        dx = bwd(np.ones_like(out), cache)
+        assert dx.shape == x.shape
+        xt = torch.tensor(x, requires_grad=True)
+        name = fwd.__name__.replace("_forward", "")
+        getattr(TF, name)(xt, **kw).sum().backward()
+        assert_close(dx, xt.grad, name=name)

@@ -363,7 +363,7 @@ def _check_conv_args(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> None
 
 
 class Conv2d(Function):
-    """2-D convolution (cross-correlation), PyTorch semantics, im2col + one GEMM per group.
+    """2-D convolution (cross-correlation), PyTorch semantics, im2col + GEMM per group.
 
     Forward (per group; Xp the padded input, S stride, D dilation)::
 
