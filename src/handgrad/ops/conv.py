@@ -263,6 +263,9 @@ def _phase_view(buf: np.ndarray, g: _Geom) -> np.ndarray:
 
 
 def _to_phases(x: np.ndarray, g: _Geom) -> np.ndarray:
+    """The zero-padded input as a flat buffer of phase images, (N, C, SH, SW, Hq, Wq)
+    followed by ``slack`` zeros: padded pixel (r, s) sits in phase (r mod SH, s mod SW)
+    at (r div SH, s div SW). S*S strided copies (one for stride 1)."""
     buf = np.zeros(g.N * g.C * g.blk + g.slack, dtype=x.dtype)
     ph = _phase_view(buf, g)
     for p, q, rs, cs, a, b in _phase_slices(g):
@@ -271,6 +274,7 @@ def _to_phases(x: np.ndarray, g: _Geom) -> np.ndarray:
 
 
 def _from_phases(buf: np.ndarray, g: _Geom) -> np.ndarray:
+    """Adjoint of :func:`_to_phases`: the (N, C, H, W) gradient, padding dropped."""
     ph = _phase_view(buf, g)
     slices = _phase_slices(g)
     covered = sum((s[2].stop - s[2].start + g.SH - 1) // g.SH *
