@@ -466,9 +466,9 @@ class Conv2d(Function):
         nb = _chunk_images(g, dy.itemsize)
         # a chunk of dY in the GEMM layout (O, nc, OH, Wq); the garbage columns stay 0
         dystore = np.zeros(g.O * nb * T, dtype=dy.dtype)
-        if need_w:
-            dwm = np.zeros(wm.shape, dtype=dy.dtype)
-            part = np.empty_like(dwm)
+        if need_w:  # accumulated transposed, (G, Cg*KH*KW, Og): that product runs faster
+            dwmT = np.zeros(wmT.shape, dtype=dy.dtype)
+            part = np.empty_like(dwmT)
             if not ctx.keep:
                 store = np.empty(g.C * g.KH * g.KW * nb * T, dtype=dy.dtype)
         if need_x:
@@ -482,16 +482,16 @@ class Conv2d(Function):
             dys4[:, :, :, : g.OW] = dy[n0:n0 + nc].transpose(1, 0, 2, 3)
             dys = dys4.reshape(G, Og, nc * T)
             if need_w:
-                # dW += dY_chunk @ cols_chunk^T: the correlation of the input with dY
+                # dW^T += cols_chunk @ dY_chunk^T: the correlation of the input with dY
                 if ctx.keep:
                     cols = buf[:, :, n0:n0 + nc].reshape(G, -1, nc * T)
                 else:
                     cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
                 if G == 1:
-                    np.matmul(dys[0], cols[0].T, out=part[0])
+                    np.matmul(cols[0], dys[0].T, out=part[0])
                 else:
-                    np.matmul(dys, cols.transpose(0, 2, 1), out=part)
-                dwm += part
+                    np.matmul(cols, dys.transpose(0, 2, 1), out=part)
+                dwmT += part
             if need_x:
                 # dcols = W^T @ dY_chunk, then col2im: the full correlation with rot180(W)
                 dcols = dstore[:g.C * g.KH * g.KW * nc * T].reshape(G, -1, nc * T)
@@ -501,7 +501,7 @@ class Conv2d(Function):
                     np.matmul(wmT, dys, out=dcols)
                 _col2im(dcols.reshape(g.C, g.KH * g.KW, nc, T), g, n0, dbuf)
         if need_w:
-            dw = dwm.reshape(w.shape)
+            dw = np.ascontiguousarray(dwmT.transpose(0, 2, 1)).reshape(w.shape)
         if need_x:
             dx = _from_phases(dbuf, g)
             if ctx.unbatched:
