@@ -7,6 +7,13 @@ warm-up. The default problem is the issue's: float32, T=50, N=32, input 64, hidd
 one layer, torch.set_num_threads(2).
 
     python benchmarks/bench_recurrent.py [--repeats 30] [--json out.json]
+    python benchmarks/bench_recurrent.py --threads 1 --blas-threads 1   # one core each
+
+On a machine whose cores are busy with other work, two-thread timings (PyTorch's OpenMP
+pool and NumPy's BLAS threads alike) are dominated by threads waiting for descheduled
+partners and can vary a hundredfold between runs; the one-thread comparison is the stable
+one there. handgrad's per-step loops always use one BLAS thread (see
+handgrad.ops.recurrent.SINGLE_THREAD_LOOPS).
 """
 
 from __future__ import annotations
