@@ -500,10 +500,18 @@ def _print_summary(m: dict[str, Any]) -> None:
         labels = {"sgd": "SGD", "sgd_clipped": "SGD + clipping",
                   "rprop": "Rprop (tutorial rule)",
                   "rprop_handgrad": "handgrad.optim.Rprop (PyTorch rule)"}
-        rows.append({"method": labels.get(name, name), "w_x": s["final_w_x"],
-                     "w_rec": s["final_w_rec"],
+        def fmt(v: float) -> str:
+            return f"{v:.4f}" if abs(v) < 1e4 else f"{v:.3g}"
+
+        rows.append({"method": labels.get(name, name), "w_x": fmt(s["final_w_x"]),
+                     "w_rec": fmt(s["final_w_rec"]),
                      "final loss": s["final_loss"], "outcome": what})
     print_table(rows)
+    sgd = m["training"]["sgd"]
+    if sgd["diverged_at"] is not None:
+        steps = " -> ".join(f"{v:.3g}" for v in sgd["loss_curve"][: sgd["diverged_at"]])
+        print(f"plain SGD, loss per iteration: {steps} -> overflow (inf/nan): the gradient "
+              f"at w_rec = 2 carries 2^10 = 1024-fold products and throws the weights out")
     print("\ncounting the ones of longer sequences with the Rprop weights:")
     print_table([{k: r[k] for k in ("length", "true_count", "predicted", "rounded")}
                  for r in m["long_sequences"]])
