@@ -1,4 +1,4 @@
-"""Train a small CNN on MNIST digits: the main job (``handgrad train mnist``).
+"""Train a small CNN on MNIST digits: handgrad's main job.
 
 The network (LeNet-like, every gradient derived by hand in handgrad)::
 
@@ -26,9 +26,10 @@ resumed ends with bit-identical weights and metrics to an uninterrupted run. Eve
 that decides the numbers is a function of that saved state: the learning rate is a pure
 function of the step number, and augmentation draws from handgrad's saved generator.
 
-    handgrad train mnist [--epochs 12] [--batch-size 64] [--lr 0.002] [--optimizer adam]
-                         [--seed 0] [--data DIR] [--out DIR] [--checkpoint-every N]
-                         [--resume DIR] [--limit N] [--quiet]
+    handgrad train mnist [--epochs 12] [--batch-size 64] [--optimizer adam|sgd]
+                         [--lr 0.002 for adam, 0.05 for sgd] [--seed 0] [--data DIR]
+                         [--out DIR] [--checkpoint-every N] [--resume DIR] [--limit N]
+                         [--threads N] [--no-augment] [--quiet]
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ MODEL_FORMAT = "handgrad-mnist-cnn"
 DEFAULTS: dict[str, Any] = {
     "epochs": 12,
     "batch_size": 64,
-    "lr": 2e-3,
+    "lr": None,               # None: 2e-3 for Adam, 0.05 for SGD (see DEFAULT_LR)
     "optimizer": "adam",
     "momentum": 0.9,          # SGD only
     "weight_decay": 0.0,
@@ -78,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     "quiet": False,
     "arch": {"channels": [16, 32], "hidden": 128, "classes": 10, "image_size": 28},
 }
+
+
+DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -271,10 +275,12 @@ def _check_config(cfg: dict[str, Any]) -> None:
     ce = cfg["checkpoint_every"]
     if ce is not None and (not isinstance(ce, int) or ce < 1):
         raise ValueError(f"--checkpoint-every must be a positive integer (steps), got {ce!r}")
-    if not (isinstance(cfg["lr"], int | float) and math.isfinite(cfg["lr"]) and cfg["lr"] > 0):
-        raise ValueError(f"--lr must be a positive number, got {cfg['lr']!r}")
     if cfg["optimizer"] not in ("sgd", "adam"):
         raise ValueError(f"--optimizer must be 'sgd' or 'adam', got {cfg['optimizer']!r}")
+    if cfg["lr"] is None and cfg["optimizer"] in DEFAULT_LR:
+        cfg["lr"] = DEFAULT_LR[cfg["optimizer"]]
+    if not (isinstance(cfg["lr"], int | float) and math.isfinite(cfg["lr"]) and cfg["lr"] > 0):
+        raise ValueError(f"--lr must be a positive number, got {cfg['lr']!r}")
     if cfg["schedule"] not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {cfg['schedule']!r}")
     if not isinstance(cfg["seed"], int) or cfg["seed"] < 0:
@@ -641,8 +647,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"passes over the training digits (default {d['epochs']})")
     parser.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
                         help=f"digits per step (default {d['batch_size']})")
-    parser.add_argument("--lr", type=float, default=d["lr"],
-                        help=f"peak learning rate, cosine-decayed (default {d['lr']:g})")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"peak learning rate, cosine-decayed (default "
+                             f"{DEFAULT_LR['adam']:g} for adam, {DEFAULT_LR['sgd']:g} for sgd)")
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default=d["optimizer"],
                         help=f"default {d['optimizer']}; sgd uses momentum 0.9")
     parser.add_argument("--seed", type=int, default=d["seed"],
