@@ -29,7 +29,10 @@ def test_tensor_dataset_basics():
     xb, yb = ds.get_batch(np.array([3, 0]))
     assert xb.shape == (2, 2) and yb.tolist() == [3, 0]
     t = TensorDataset(hg.tensor(np.ones((3, 2))))  # Tensors are accepted as their arrays
-    assert isinstance(t.arrays[0], np.ndarray)
+    assert isinstance(t.arrays[0], np.ndarray) and t.arrays[0].shape == (3, 2)
+    s = TensorDataset(np.arange(12.0).reshape(3, 4)[:, ::2], [True, False, True])
+    assert s.arrays[0].tolist() == [[0, 2], [4, 6], [8, 10]]  # views and lists work
+    assert s.arrays[1].dtype == bool
 
 
 def test_tensor_dataset_errors():

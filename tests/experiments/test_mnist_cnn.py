@@ -104,7 +104,7 @@ def test_same_seed_same_run_and_other_seed_differs(tmp_path, reference):
 
 # with checkpoint_every=3 and 5 steps an epoch the writes are: 1 initial, 2 step 3,
 # 3 end of epoch 1, 4 step 6, 5 step 9, 6 end of epoch 2
-@pytest.mark.parametrize("crash_after", [2, 3, 5])
+@pytest.mark.parametrize("crash_after", [1, 2, 3, 5])
 def test_crash_after_any_checkpoint_resumes_bit_identically(tmp_path, reference, monkeypatch,
                                                             crash_after):
     """Crash right after the n-th checkpoint write (the initial one, mid-epoch step

@@ -46,7 +46,10 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays: Any) -> None:
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
-        arrs = [np.asarray(getattr(a, "data", a)) for a in arrays]
+        from handgrad.tensor import Tensor
+
+        # a Tensor contributes its array (not ndarray.data, which is a raw buffer)
+        arrs = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in arrays]
         for i, a in enumerate(arrs):
             if a.ndim == 0:
                 raise ValueError(f"TensorDataset: arrays[{i}] is a scalar; each array needs "
