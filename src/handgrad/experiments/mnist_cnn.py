@@ -380,8 +380,10 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
         st = dict(ckpt["progress"])
         st["history"] = list(st["history"])
         st["step_loss"] = list(st["step_loss"])
-        if not quiet:
-            print(f"resuming {out} at epoch {st['epoch'] + 1}, step {st['step']} "
+        if not quiet and st["epoch"] >= cfg["epochs"]:
+            print(f"resuming {out}: all {cfg['epochs']} epochs were done; writing the results")
+        elif not quiet:
+            print(f"resuming {out} in epoch {st['epoch'] + 1} after step {st['step']} "
                   f"({total_steps} steps in all)")
     else:
         _save_checkpoint(out, model, opt, loader, st, cfg)
