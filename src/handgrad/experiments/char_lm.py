@@ -481,6 +481,13 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
     plots = [_plot_curves(out_dir, step_loss, history)]
     metrics = {
         "experiment": "charlm", "settings": settings, "summary": summary,
+        "what_bpc_means": (
+            "held_out_bpc = (1/m) * sum_t -log2 P(x_t | x_<t) over the m predicted held-out "
+            "characters, state carried over the whole held-out text. The sum is -log2 of "
+            "P(x_1..x_n) / P(x_1) by the chain rule of probability, P(X_1..X_t) = "
+            "P(X_t | X_1..X_{t-1}) P(X_1..X_{t-1}): the definition of conditional "
+            "probability applied repeatedly, not Bayes' rule, so there is no evidence term "
+            "(nothing is inverted; every factor is already a normalised softmax)."),
         "vocab_size": vocab.size, "text_chars": len(text),
         "train_chars": int(train_ids.size), "held_out_chars": int(held_ids.size),
         "parameters": int(sum(p.data.size for p in model.parameters())),
