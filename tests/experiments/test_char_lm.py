@@ -187,3 +187,36 @@ def test_nan_loss_stops_and_names_the_op(tmp_path, monkeypatch):
     monkeypatch.setattr(cl, "build_model", broken)
     with pytest.raises(FloatingPointError, match=r"step 1 .*Linear"):
         cl.run({**TINY, "steps": 3}, out=tmp_path, verbose=False)
+
+
+@pytest.mark.parametrize("cell,layers", [("rnn", 1), ("gru", 2), ("lstm", 2)])
+def test_other_cells_train_sample_and_beam(tmp_path, cell, layers):
+    cl.run({**TINY, "cell": cell, "layers": layers, "steps": 6, "eval_every": 0,
+            "checkpoint_every": 3, "sample_length": 10}, out=tmp_path, verbose=False)
+    model, vocab, settings = cl.load_model(tmp_path)
+    assert settings["cell"] == cell and settings["layers"] == layers
+    text, logp = beam_search(model, vocab, "ROMEO:", 8, beam=3)
+    assert len(text) == 14 and np.isfinite(logp)
+
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_crash_after_a_checkpoint_resumes_exactly(tmp_path, monkeypatch, cell):
+    """The carried state (a single tensor for rnn/gru) is restored on resume."""
+    cfg = {**TINY, "cell": cell, "steps": 8, "eval_every": 4, "checkpoint_every": 3}
+    ref = cl.run(dict(cfg), out=tmp_path / "ref", verbose=False)
+    save = cl._save_checkpoint
+
+    def save_then_crash(*args, **kwargs):
+        save(*args, **kwargs)
+        raise KeyboardInterrupt  # dies right after the step-3 checkpoint
+
+    monkeypatch.setattr(cl, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        cl.run(dict(cfg), out=tmp_path / "crash", verbose=False)
+    monkeypatch.setattr(cl, "_save_checkpoint", save)
+    assert int(hg.load(tmp_path / "crash" / "checkpoint.npz")["position"]["step"]) == 3
+    got = cl.run(resume=tmp_path / "crash", verbose=False)
+    np.testing.assert_array_equal(got["train_loss_bpc"], ref["train_loss_bpc"])
+    a, b = _state_of(tmp_path / "ref" / "model.npz"), _state_of(tmp_path / "crash" / "model.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
