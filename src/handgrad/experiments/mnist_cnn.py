@@ -350,11 +350,11 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
         cfg["arch"] = {**DEFAULTS["arch"], **(cfg.get("arch") or {})}
     _check_config(cfg)
     quiet = bool(cfg["quiet"])
-    out = make_out_dir(cfg["out"], "mnist")
 
-    # -- data --------------------------------------------------------------------------
+    # -- data (read before the output folder exists: a bad --data leaves nothing behind) --
     x_train, y_train = load_mnist("train", root=cfg["data"])
     x_test, y_test = load_mnist("test", root=cfg["data"])
+    out = make_out_dir(cfg["out"], "mnist")
     if cfg["limit"] is not None:
         x_train, y_train = x_train[: cfg["limit"]], y_train[: cfg["limit"]]
     if cfg["test_limit"] is not None:
