@@ -123,7 +123,8 @@ def test_korean_text(tmp_path):
 
 def test_bad_settings_are_refused(tmp_path):
     with pytest.raises(ValueError, match="--hidden"):
-        cl.run({**TINY, "hidden": 0}, out=tmp_path, verbose=False)
+        cl.run({**TINY, "hidden": 0}, out=tmp_path / "new", verbose=False)
+    assert not (tmp_path / "new").exists()       # nothing left behind
     with pytest.raises(FileNotFoundError, match="no such file"):
         cl.run({**TINY, "text": str(tmp_path / "missing.txt")}, out=tmp_path, verbose=False)
     with pytest.raises(FileNotFoundError, match="checkpoint"):

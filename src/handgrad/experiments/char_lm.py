@@ -358,14 +358,17 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
             raise FileNotFoundError(f"--resume: no {CHECKPOINT} in {str(rdir)!r}")
         ckpt = hg.load(cpath)
         cfg = {**DEFAULTS, **ckpt["settings"]}
-        out_dir = make_out_dir(rdir, "charlm")
     else:
         cfg = {**DEFAULTS, **(config or {})}
-        out_dir = make_out_dir(out if out is not None else cfg.get("out"), "charlm")
+    # check the settings and read the text before making the run folder, so a bad option
+    # or a missing file leaves nothing behind
     _check_config(cfg)
     settings = _settings_of(cfg)
-
     text, vocab, train_ids, held_ids = _prepare_text(cfg)
+    if ckpt is not None:
+        out_dir = make_out_dir(rdir, "charlm")
+    else:
+        out_dir = make_out_dir(out if out is not None else cfg.get("out"), "charlm")
     if ckpt is not None and CharVocab.from_dict(ckpt["vocab"]) != vocab:
         raise ValueError("--resume: the text's vocabulary differs from the checkpoint's; "
                          "was the text file changed?")
