@@ -284,18 +284,16 @@ def train_handgrad_rprop(X: np.ndarray, t: np.ndarray, start: tuple[float, float
         from handgrad.optim import Rprop
     except ImportError:
         return None
-    # shape (1,) rather than 0-d: handgrad.optim.Rprop indexes its sign arrays, which
-    # NumPy turns into scalars for 0-d inputs
-    w_x = Parameter(np.array([start[0]], dtype=np.float64))
-    w_rec = Parameter(np.array([start[1]], dtype=np.float64))
+    w_x = Parameter(np.array(start[0], dtype=np.float64))
+    w_rec = Parameter(np.array(start[1], dtype=np.float64))
     opt = Rprop([w_x, w_rec], lr=init_step, etas=(0.5, 1.2), step_sizes=(1e-6, 50))
     path, losses = [np.array(start, dtype=np.float64)], []
     for _ in range(iterations):
         w = np.array([w_x.data.item(), w_rec.data.item()])
         L, g = loss_and_gradients(X, t, w)
         losses.append(L)
-        w_x.grad = np.array([g[0]])
-        w_rec.grad = np.array([g[1]])
+        w_x.grad = np.array(g[0])
+        w_rec.grad = np.array(g[1])
         opt.step()
         path.append(np.array([w_x.data.item(), w_rec.data.item()]))
     w = path[-1]
