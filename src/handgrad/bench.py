@@ -491,7 +491,14 @@ else:
         loss.backward()
         opt.step()
 elapsed = time.perf_counter() - start
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, elapsed)
+# VmHWM (the peak RSS of this process image); ru_maxrss would also count the parent's
+# peak, since Linux carries it across fork+exec.
+try:
+    with open("/proc/self/status") as f:
+        peak_kib = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak_kib, elapsed)
 """
 
 
