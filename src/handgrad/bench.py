@@ -62,8 +62,20 @@ def _time_once(fn: Timed) -> float:
 
 
 def time_pair(hg: Timed, th: Timed | None, repeats: int, warmup: int,
-              min_time: float = 0.0) -> tuple[list[float], list[float]]:
-    """Alternate the two callables; return per-call seconds for each."""
+              min_time: float = 0.0, block: int = 3,
+              settle: float = 0.2) -> tuple[list[float], list[float]]:
+    """Alternate the two callables in short blocks; return per-call seconds for each.
+
+    Each round runs one untimed call of handgrad, then ``block`` timed calls, then the
+    same for PyTorch. Alternating call by call would be unfair: both frameworks leave
+    their worker threads spinning for a while after a parallel region (OpenBLAS's, and
+    PyTorch's OpenMP pool), and on a 2-core machine the other framework's spinning
+    threads then steal the cores (measured: PyTorch's RNN step 6-8 ms alone, 14-50 ms
+    right after NumPy GEMMs; OpenBLAS's threads spin for about 2^28 cycles, ~0.1 s). So
+    before each block the bench pauses ``settle`` seconds (the other side's threads go
+    to sleep) and makes one untimed call; alternating blocks still spreads a busy moment
+    of the machine over both.
+    """
     for _ in range(warmup):
         hg()
         if th is not None:
@@ -71,11 +83,16 @@ def time_pair(hg: Timed, th: Timed | None, repeats: int, warmup: int,
     t_hg: list[float] = []
     t_th: list[float] = []
     start = time.perf_counter()
+    rounds = max(1, -(-repeats // block))
     r = 0
-    while r < repeats or (time.perf_counter() - start < min_time and r < 10 * repeats):
-        t_hg.append(_time_once(hg))
+    while r < rounds or (time.perf_counter() - start < min_time and r < 10 * rounds):
+        time.sleep(settle)
+        hg()
+        t_hg.extend(_time_once(hg) for _ in range(block))
         if th is not None:
-            t_th.append(_time_once(th))
+            time.sleep(settle)
+            th()
+            t_th.extend(_time_once(th) for _ in range(block))
         r += 1
     return t_hg, t_th
 

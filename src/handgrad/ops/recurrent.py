@@ -175,13 +175,14 @@ def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) 
 
 
 #: Run the small per-step matrix products of the recurrent loops on one BLAS thread.
-#: A (32, 128) @ (128, 512) product is too small to gain from a second thread, and on a
-#: busy machine the second thread is often descheduled while the first waits for it at
-#: the end of every product: measured on the shared 2-core VM, an LSTM forward+backward
-#: took 0.5-1 s with two BLAS threads in its loop against about 40 ms with one. The
-#: large products outside the loops (input projections, weight gradients) keep all
-#: threads. Set to False to leave the BLAS thread count alone.
-SINGLE_THREAD_LOOPS = True
+#: Off by default: on an idle 2-core machine two threads make an LSTM (T=50, N=32,
+#: H=128) forward+backward about 1.5x faster (13 ms against 19 ms). On a machine busy
+#: with other work, though, the second thread is often descheduled while the first waits
+#: for it at the end of every small product (measured on a loaded 2-core VM: 0.5-1 s
+#: with two threads against about 40 ms with one). The training commands limit BLAS to
+#: one thread when they see a busy machine (their --threads option); set this to True
+#: yourself in that situation.
+SINGLE_THREAD_LOOPS = False
 
 
 class _OneBlasThread:
