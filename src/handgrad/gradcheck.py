@@ -1028,11 +1028,7 @@ def _gradcheck_report(fn: Callable[..., Any], inputs: Any, *, params: dict[str, 
             p.data = data
             p.grad = grad
     if float32_inputs and dtype is not None:
-        report["notes"].append(
-            f"{', '.join(float32_inputs)} {'is' if len(float32_inputs) == 1 else 'are'} "
-            f"float32; the check ran on float64 copies (in float32 the central difference "
-            f"would be mostly rounding noise), so the verdict is about the math, not "
-            f"rounding.")
+        report["notes"].append(_float64_copies_note(float32_inputs))
     return report, float32_inputs
 
 
@@ -1135,6 +1131,13 @@ class _PairProblem(_Problem):
                 f"are for with wrt=(...)")
         return [None if g is None else np.asarray(g) for g in picked]
 
+
+
+def _float64_copies_note(float32_inputs: list[str]) -> str:
+    return (f"{', '.join(float32_inputs)} {'is' if len(float32_inputs) == 1 else 'are'} "
+            f"float32; the check ran on float64 copies (in float32 the central difference "
+            f"would be mostly rounding noise), so the verdict is about the math, not "
+            f"rounding.")
 
 def check_backward(forward: Callable[..., Any], backward: Callable[..., Any], inputs: Any,
                    *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -1242,9 +1245,5 @@ def _check_backward_report(forward: Callable[..., Any], backward: Callable[..., 
                   seq_shape=seq_shape, sizes=sizes, what="check_backward")
     report["style"] = chosen
     if float32_inputs and dtype is not None:
-        report["notes"].append(
-            f"{', '.join(float32_inputs)} {'is' if len(float32_inputs) == 1 else 'are'} "
-            f"float32; the check ran on float64 copies (in float32 the central difference "
-            f"would be mostly rounding noise), so the verdict is about the math, not "
-            f"rounding.")
+        report["notes"].append(_float64_copies_note(float32_inputs))
     return report, float32_inputs
