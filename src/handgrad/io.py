@@ -425,14 +425,19 @@ def load(path: str | os.PathLike) -> Any:
     if path.is_dir():
         raise IsADirectoryError(f"load: {path} is a folder; give the checkpoint file inside")
     with open(path, "rb") as f:
-        _check_envelope(f, path)
-        f.seek(0)
-        try:
-            zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-            raise CheckpointError(f"{path}: not a readable zip/.npz: {err}") from None
-        with zf:
-            return _load_from_zip(zf, path)
+        return _load_stream(f, path)
+
+
+def _load_stream(f: Any, where: Path) -> Any:
+    """Check the envelope (length, trailer, digest), then decode the zip inside."""
+    _check_envelope(f, where)
+    f.seek(0)
+    try:
+        zf = zipfile.ZipFile(f)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise CheckpointError(f"{where}: not a readable zip/.npz: {err}") from None
+    with zf:
+        return _load_from_zip(zf, where)
 
 
 def _load_from_zip(zf: zipfile.ZipFile, path: Path) -> Any:
@@ -473,16 +478,7 @@ def _load_from_zip(zf: zipfile.ZipFile, path: Path) -> Any:
 
 def loads_bytes(data: bytes) -> Any:
     """Load a checkpoint held in memory (bytes), with the same checks as :func:`load`."""
-    f = io.BytesIO(data)
-    where = Path("<bytes>")
-    _check_envelope(f, where)
-    f.seek(0)
-    try:
-        zf = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise CheckpointError(f"<bytes>: not a readable zip/.npz: {err}") from None
-    with zf:
-        return _load_from_zip(zf, where)
+    return _load_stream(io.BytesIO(data), Path("<bytes>"))
 
 
 # ------------------------------------------------------------------------------------

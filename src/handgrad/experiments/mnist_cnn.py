@@ -214,6 +214,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _diverged(what: str, model: Any, xb: np.ndarray, yb: np.ndarray,
+              out: Path) -> TrainingDivergedError:
+    """The error for a NaN/Inf loss or gradient: what happened, and which op made it."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        where = _name_the_op(model, xb, yb).rstrip(".")
+    return TrainingDivergedError(f"{what}: {where}. Training stopped; the last good "
+                                 f"checkpoint is {out / CHECKPOINT} (try a smaller --lr)")
+
+
 def _name_the_op(model: MnistCNN, xb: np.ndarray, yb: np.ndarray) -> str:
     """Re-run the failing step under anomaly detection to name the op that made the
     first NaN/Inf (forward or backward)."""
@@ -424,12 +433,8 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
             loss_value = float(loss.data)
             if not math.isfinite(loss_value):
                 bar.close()
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    where = _name_the_op(model, xb, yb).rstrip(".")
-                raise TrainingDivergedError(
-                    f"loss is {loss_value} at step {step + 1} (epoch {epoch + 1}, lr "
-                    f"{lr:.3g}): {where}. Training stopped; the last good checkpoint is "
-                    f"{out / CHECKPOINT} (try a smaller --lr)")
+                raise _diverged(f"loss is {loss_value} at step {step + 1} (epoch {epoch + 1}, "
+                                f"lr {lr:.3g})", model, xb, yb, out)
             opt.zero_grad()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss.backward()
@@ -437,12 +442,8 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
             # neither the weights nor any later checkpoint are poisoned
             if not all(np.isfinite(p.grad).all() for p in params if p.grad is not None):
                 bar.close()
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    where = _name_the_op(model, xb, yb).rstrip(".")
-                raise TrainingDivergedError(
-                    f"non-finite gradient at step {step + 1} (epoch {epoch + 1}, lr "
-                    f"{lr:.3g}, loss {loss_value:.4g}): {where}. Training stopped; the last "
-                    f"good checkpoint is {out / CHECKPOINT} (try a smaller --lr)")
+                raise _diverged(f"non-finite gradient at step {step + 1} (epoch {epoch + 1}, "
+                                f"lr {lr:.3g}, loss {loss_value:.4g})", model, xb, yb, out)
             opt.step()
             n = len(yb)
             st["step"] = step + 1
