@@ -304,6 +304,11 @@ def _check_config(cfg: dict[str, Any]) -> None:
         raise ValueError(f"--cell must be one of rnn, gru, lstm, got {cfg['cell']!r}")
     if not cfg["lr"] > 0:
         raise ValueError(f"--lr must be > 0, got {cfg['lr']}")
+    if not cfg["lr_min"] >= 0:
+        raise ValueError(f"--lr-min must be >= 0, got {cfg['lr_min']}")
+    if not cfg["clip"] >= 0:
+        raise ValueError(f"--clip must be >= 0 (a maximum gradient norm; 0: no clipping), "
+                         f"got {cfg['clip']}")
     if cfg["steps"] is not None and cfg["steps"] < 1:
         raise ValueError(f"--steps must be a positive integer, got {cfg['steps']}")
     if cfg["epochs"] is not None and cfg["epochs"] < 1:
@@ -577,18 +582,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a tiny model on 20,000 characters (seconds; for tests)")
 
 
+_SETTINGS = ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "lr_min",
+             "clip", "steps", "epochs", "text", "max_chars", "seed", "eval_every",
+             "checkpoint_every", "threads")
+
+
 def main(args: argparse.Namespace) -> int:
+    given = [k for k in _SETTINGS if getattr(args, k) is not None]
     if args.resume is not None:
+        # a resumed run must be the run it continues: its settings come from the checkpoint
+        if given or args.quick or args.out is not None:
+            names = ", ".join("--" + k.replace("_", "-") for k in given
+                              + (["quick"] if args.quick else [])
+                              + (["out"] if args.out is not None else []))
+            raise ValueError(f"--resume continues a run with the settings saved in its "
+                             f"checkpoint; drop {names}")
         run(resume=args.resume)
         return 0
     cfg: dict[str, Any] = dict(QUICK) if args.quick else {}
-    for key in ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "lr_min",
-                "clip",
-                "steps", "epochs", "text", "max_chars", "seed", "eval_every",
-                "checkpoint_every", "threads"):
-        value = getattr(args, key)
-        if value is not None:
-            cfg[key] = value
+    for key in given:
+        cfg[key] = getattr(args, key)
     if args.epochs is not None:
         cfg["steps"] = None
     run(cfg, out=args.out)

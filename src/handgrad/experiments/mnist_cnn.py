@@ -683,6 +683,15 @@ def main(args: argparse.Namespace) -> int:
               "limit": args.limit, "quiet": args.quiet, "threads": args.threads}
     if args.no_augment:
         config["shift"] = 0
+    if args.resume is not None:
+        # a resumed run must be the run it continues: its settings come from the checkpoint
+        given = [k for k in ("epochs", "batch_size", "lr", "optimizer", "seed", "data", "out",
+                             "checkpoint_every", "limit") if config[k] != DEFAULTS[k]]
+        given += ["no_augment"] if args.no_augment else []
+        if given:
+            names = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"--resume continues a run with the settings saved in its "
+                             f"checkpoint; drop {names}")
     try:
         if args.resume is not None:
             run({"quiet": args.quiet, "threads": args.threads}, resume=args.resume)
