@@ -135,3 +135,19 @@ def test_cli_errors_are_one_line(trained, tmp_path, capsys):
         assert cli_main(["predict", *argv]) == 1, argv
         err = capsys.readouterr().err
         assert msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_blank_and_tiny_images_get_a_warning(trained, tmp_path, capsys):
+    # a softmax sums to 1 for any input: the command must say when the input means little
+    model = trained
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(blank)
+    assert cli_main(["predict", str(model), str(blank)]) == 0
+    assert "warning: the image looks blank" in capsys.readouterr().err
+    tiny = tmp_path / "tiny.png"
+    img = np.zeros((10, 10), np.uint8)
+    img[2:8, 4:6] = 255
+    Image.fromarray(img).save(tiny)
+    assert cli_main(["predict", str(model), str(tiny)]) == 0
+    assert "smaller than MNIST's 28x28" in capsys.readouterr().err
+    assert predict(model, np.asarray(Image.open(tiny)))["warnings"]

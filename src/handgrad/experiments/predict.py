@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,19 @@ def predict(model_path: str | os.PathLike, image: str | os.PathLike | np.ndarray
     with hg.no_grad():
         logits = model(hg.tensor(x)).data
     probs = softmax(logits.astype(np.float64))[0]
+    # a softmax always sums to 1, even for an empty picture: say when the input cannot
+    # mean much (MNIST digits cover about 10-20% of the 28x28 pixels with ink)
+    warnings = []
+    ink_fraction = float((digit > 0.2 * 255).mean())
+    if ink_fraction < 0.01:
+        warnings.append(f"the image looks blank ({ink_fraction:.1%} of the pixels have ink "
+                        f"after preparation); the probabilities below mean little")
+    if min(np.shape(gray)) < 28:
+        warnings.append(f"the image is {np.shape(gray)[1]}x{np.shape(gray)[0]}, smaller than "
+                        f"MNIST's 28x28: it was scaled up, which blurs it")
     return {"probabilities": probs.tolist(), "prediction": int(probs.argmax()),
-            "inverted": inverted, "digit": digit}
+            "inverted": inverted, "digit": digit, "ink_fraction": ink_fraction,
+            "warnings": warnings}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +157,8 @@ def main(args: argparse.Namespace) -> int:
     probs = result["probabilities"]
     note = " (inverted: dark ink on a light background)" if result["inverted"] else ""
     print(f"{args.image}{note}")
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     for d, p in enumerate(probs):
         bar = "#" * int(round(p * 40))
         print(f"  {d}: {p:7.2%}  {bar}")
