@@ -207,6 +207,17 @@ def _autograd_step(x: np.ndarray, y: np.ndarray, w: hg.Tensor, b: hg.Tensor
     return float(loss.data), float(w.grad), float(b.grad)
 
 
+def _descend(w: Any, b: Any, gw: float, gb: float, lr: float, ws: list[float],
+             bs: list[float], name: str, x: np.ndarray) -> None:
+    """One gradient step on (w, b), recorded in the histories; stop a runaway early."""
+    w.data -= lr * gw  # in place: .data stays an ndarray
+    b.data -= lr * gb
+    ws.append(float(w.data))
+    bs.append(float(b.data))
+    if not (abs(ws[-1]) < _RUNAWAY and abs(bs[-1]) < _RUNAWAY):
+        _diverged(name, len(ws) - 1, lr, x, [ws[-1], bs[-1]])
+
+
 def fit_gd(x: np.ndarray, y: np.ndarray, lr: float = 1e-2, iterations: int = 500,
            w0: float = 0.0, b0: float = 0.0) -> dict[str, Any]:
     """Full-batch gradient descent. Histories have iterations + 1 entries (index k is the
@@ -221,12 +232,7 @@ def fit_gd(x: np.ndarray, y: np.ndarray, lr: float = 1e-2, iterations: int = 500
         _, hw, hb = linreg_gradients(x, y, float(w.data), float(b.data))
         worst = max(worst, abs(gw - hw), abs(gb - hb))
         losses.append(loss)
-        w.data -= lr * gw  # in place: .data stays an ndarray
-        b.data -= lr * gb  # in place: .data stays an ndarray
-        ws.append(float(w.data))
-        bs.append(float(b.data))
-        if not (abs(ws[-1]) < _RUNAWAY and abs(bs[-1]) < _RUNAWAY):
-            _diverged("fit_gd", len(ws) - 1, lr, x, [ws[-1], bs[-1]])
+        _descend(w, b, gw, gb, lr, ws, bs, "fit_gd", x)
     losses.append(linreg_gradients(x, y, ws[-1], bs[-1])[0])
     return {"w": np.asarray(ws), "b": np.asarray(bs), "loss": np.asarray(losses),
             "max_hand_vs_autograd": worst}
@@ -251,12 +257,7 @@ def fit_sgd(x: np.ndarray, y: np.ndarray, lr: float = 1e-2, epochs: int = 5,
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             _, gw, gb = _autograd_step(x[idx], y[idx], w, b)
-            w.data -= lr * gw  # in place: .data stays an ndarray
-            b.data -= lr * gb  # in place: .data stays an ndarray
-            ws.append(float(w.data))
-            bs.append(float(b.data))
-            if not (abs(ws[-1]) < _RUNAWAY and abs(bs[-1]) < _RUNAWAY):
-                _diverged("fit_sgd", len(ws) - 1, lr, x, [ws[-1], bs[-1]])
+            _descend(w, b, gw, gb, lr, ws, bs, "fit_sgd", x)
         epoch_loss.append(linreg_gradients(x, y, ws[-1], bs[-1])[0])
     return {"w": np.asarray(ws), "b": np.asarray(bs), "epoch_loss": np.asarray(epoch_loss),
             "updates_per_epoch": -(-n // batch_size)}

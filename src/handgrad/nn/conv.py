@@ -10,18 +10,13 @@ import numpy as np
 
 from handgrad.nn import functional as F
 from handgrad.nn import init
+from handgrad.nn.layers import check_positive_int
 from handgrad.nn.module import Module, Parameter
 from handgrad.ops.conv import _pair
 from handgrad.tensor import Tensor, get_default_dtype
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
            "BatchNorm2d"]
-
-
-def _positive(value: Any, name: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class Conv2d(Module):
@@ -35,9 +30,9 @@ class Conv2d(Module):
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
                  padding_mode: str = "zeros", dtype: Any = None) -> None:
         super().__init__()
-        self.in_channels = _positive(in_channels, "in_channels", "Conv2d")
-        self.out_channels = _positive(out_channels, "out_channels", "Conv2d")
-        self.groups = _positive(groups, "groups", "Conv2d")
+        self.in_channels = check_positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = check_positive_int(out_channels, "out_channels", "Conv2d")
+        self.groups = check_positive_int(groups, "groups", "Conv2d")
         if in_channels % groups:
             raise ValueError(f"Conv2d: in_channels = {in_channels} must be divisible by "
                              f"groups = {groups}")
@@ -167,7 +162,7 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.num_features = _positive(num_features, "num_features", self._name)
+        self.num_features = check_positive_int(num_features, "num_features", self._name)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = np.dtype(dtype or get_default_dtype())
