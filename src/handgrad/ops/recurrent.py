@@ -179,9 +179,9 @@ def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) 
 #: H=128) forward+backward about 1.5x faster (13 ms against 19 ms). On a machine busy
 #: with other work, though, the second thread is often descheduled while the first waits
 #: for it at the end of every small product (measured on a loaded 2-core VM: 0.5-1 s
-#: with two threads against about 40 ms with one). The training commands limit BLAS to
-#: one thread when they see a busy machine (their --threads option); set this to True
-#: yourself in that situation.
+#: with two threads against about 40 ms with one). `handgrad train charlm` runs BLAS on
+#: one thread by default (its --threads option); set this to True yourself on a busy
+#: machine.
 SINGLE_THREAD_LOOPS = False
 
 
