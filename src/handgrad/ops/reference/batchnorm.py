@@ -37,8 +37,9 @@ and everything collects into the compact form
 
     dx = 1/(m sigma) * (m * dxhat - sum dxhat - xhat * sum(dxhat * xhat))
 
-(two per-channel sums). A check: over a channel, sum dx = 0 and sum dx * xhat = 0, as it
-must be, since shifting or scaling a channel's x does not change y.
+(two per-channel sums). A check: over a channel, sum dx = 0, as it must be, since
+shifting a channel's x does not change y; with eps = 0 scaling it does not either, and
+then sum dx * xhat = 0 too.
 
 Evaluation mode: mu and sigma do not depend on x, so dx = dxhat / sigma, with
 sigma = sqrt(running_var + eps); dgamma and dbeta as above.
