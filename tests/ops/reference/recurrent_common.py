@@ -230,3 +230,19 @@ def fast_equals_reference(kind: str, a: dict[str, Any], reverse: bool = False) -
     for k, v in before.items():
         np.testing.assert_array_equal(a[k], v, err_msg=f"the fast door modified {k}")
     compare_fast(kind, outs, grads, f_outs, f_grads)
+
+
+def check_nan_and_inf(kind: str) -> None:
+    """A NaN and an inf in the input: the reference as torch, and as the fast door.
+
+    relu at a NaN: torch's backward lets the gradient through (relu'(NaN) = 1), handgrad's
+    (the fast door, the elementwise ReLU and the reference, [S_k > 0]) blocks it. An inf
+    input soon makes NaN states too (inf - inf in the next step's product), so the relu
+    RNN is compared with the fast door only."""
+    a = arrays(kind, 3, 2, 3, 4, np.float64, np.random.default_rng(8))
+    a["x"][1, 0, 0], a["x"][0, 1, 2] = np.nan, np.inf
+    with np.errstate(invalid="ignore"):
+        if kind == "rnn_relu":
+            fast_equals_reference(kind, a)
+        else:
+            check_sequence(kind, a, reverse=False)

@@ -151,3 +151,10 @@ def test_errors_name_the_argument():
         ref.batch_norm_forward(np.zeros(3), None, None)
     with pytest.raises(TypeError, match="bias has dtype float32 but input has dtype float64"):
         ref.batch_norm_forward(x, np.ones(3), np.zeros(3, np.float32))
+
+
+def test_nan_spreads_over_its_channel_as_in_torch(rng):
+    x = rng.standard_normal((4, 3, 2))
+    x[1, 0, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        _step(x, rng.standard_normal(3), rng.standard_normal(3), _stats(3, np.float64), True)

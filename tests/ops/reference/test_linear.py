@@ -64,3 +64,19 @@ def test_errors_name_the_argument():
         ref.linear_forward(x, np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match="weight must have the layout"):
         ref.linear_forward(x, np.zeros(3))
+
+
+def test_nan_and_inf_as_in_torch(rng):
+    x, w, b = rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)
+    x[0, 1], x[2, 3] = np.nan, np.inf
+    with np.errstate(invalid="ignore"):
+        out, cache = ref.linear_forward(x, w, b)
+        dy = np.ones_like(out)
+        grads = ref.linear_backward(dy, cache)
+        fast_out, fast_cache = ops.linear_forward(x, w, b)
+        assert_same(out, fast_out, "out")
+        assert_all_same(grads, ops.linear_backward(dy, fast_cache), ["dx", "dw", "db"])
+    xt, wt = to_torch(x, True), to_torch(w, True)
+    torch.nn.functional.linear(xt, wt, to_torch(b)).backward(torch.tensor(dy))
+    assert_close(grads[0], xt.grad, name="dx")
+    assert_close(grads[1], wt.grad, name="dw")

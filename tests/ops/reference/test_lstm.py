@@ -64,6 +64,11 @@ def test_empty_batch_fast_door():
     rc.fast_equals_reference("lstm", a)
 
 
+@pytest.mark.parametrize("kind", ["lstm"])
+def test_nan_and_inf_as_in_torch(kind):
+    rc.check_nan_and_inf(kind)
+
+
 def test_non_contiguous_inputs():
     rng = np.random.default_rng(2)
     a = rc.arrays("lstm", 4, 3, 5, 2, np.float64, rng)

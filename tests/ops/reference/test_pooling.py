@@ -184,3 +184,30 @@ def test_wrong_rank_and_dtype():
     out, cache = ref.max_pool2d_forward(np.zeros((1, 1, 4, 4)), 2)
     with pytest.raises(ValueError, match=r"dout must have shape \(N, C, OH, OW\)"):
         ref.max_pool2d_backward(np.zeros((1, 1, 3, 3)), cache)
+
+
+def _with_nan_and_inf(rng):
+    x = rng.standard_normal((2, 2, 6, 7))
+    x[0, 0, 1, 1], x[0, 1, 0, 0], x[1, 1, 5, 6] = np.nan, -np.inf, np.inf
+    return x
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("max_pool2d", dict(kernel_size=3, stride=1, padding=1)),
+    ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("adaptive_avg_pool2d", dict(output_size=(3, 2))),
+])
+def test_nan_and_inf_as_in_torch(name, kw, rng):
+    with np.errstate(invalid="ignore"):
+        _check(name, _with_nan_and_inf(rng), fast=name == "avg_pool2d", **kw)
+
+
+@pytest.mark.xfail(strict=True, reason="the fast adaptive_avg_pool2d is a product of averaging "
+                   "matrices, so one inf input gives 0 * inf = NaN in every other window; "
+                   "PyTorch (and the reference) keep those windows finite")
+def test_inf_input_fast_adaptive_avg_pool2d_door():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 0, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        assert_same(ref.adaptive_avg_pool2d_forward(x, 2)[0],
+                    ops.adaptive_avg_pool2d_forward(x, 2)[0], "out")

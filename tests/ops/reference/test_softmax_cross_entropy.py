@@ -157,3 +157,30 @@ def test_errors_name_the_argument():
         ref.softmax_forward(np.array([1, 2, 3]), 0)
     with pytest.raises(ValueError, match=r"dim must lie in \[-2, 1\], got 2"):
         ref.softmax_forward(x, 2)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_inf_and_nan_scores_as_in_torch(fn):
+    z = np.array([[-np.inf, 0.0, 1.0], [np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0],
+                  [-np.inf, -np.inf, -np.inf]])
+    dy = np.arange(12.0).reshape(4, 3)
+    with np.errstate(invalid="ignore"):
+        out, cache = getattr(ref, f"{fn}_forward")(z, 1)
+        dx = getattr(ref, f"{fn}_backward")(dy, cache)
+        fast_out, fast_cache = getattr(ops, f"{fn}_forward")(z, dim=1)
+        fast_dx = getattr(ops, f"{fn}_backward")(dy, fast_cache)
+    zt = to_torch(z, True)
+    yt = getattr(TF, fn)(zt, 1)
+    yt.backward(torch.tensor(dy))
+    assert_close(out, yt, name="out")
+    assert_close(dx, zt.grad, name="dx")
+    assert_same(out, fast_out, "out")
+    assert_same(dx, fast_dx, "dx")
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_cross_entropy_with_a_minus_inf_score(smoothing):
+    # p = 0 for that class: no NaN from 0 * -inf without smoothing; inf with smoothing
+    x = np.array([[-np.inf, 0.0, 1.0], [1e308, 0.0, 1.0]])
+    with np.errstate(invalid="ignore", over="ignore"):
+        _check_ce(x, np.array([1, 2]), label_smoothing=smoothing)

@@ -17,21 +17,21 @@ Backward. dY = dL/dY (N, O, OH, OW) is given; differentiate the sum term by term
 
 * db[o] = sum_{n,y,x} dY[n, o, y, x].
 
-* dW[o, c, i, j] = sum_{n,y,x} dY[n, o, y, x] * Xp[n, c, y*S + i*D, x*S + j*D].
-  Spread dY on a grid dilated by the stride, dYs[n, o, y*S, x*S] = dY[n, o, y, x] with
-  S-1 zeros between neighbours, and write u = y*S, v = x*S:
+* dW[o, c, i, j] = sum_{n,y,x} dY[n, o, y, x] * Xp[n, c, i*D + y*S, j*D + x*S].
 
-      dW[o, c, i, j] = sum_{n,u,v} dYs[n, o, u, v] * Xp[n, c, i*D + u, j*D + v].
-
-  That is again a cross-correlation: the padded *input* correlated with dYs as the
-  kernel, the output position (i, j) moving in steps of D. The batch axis n is the one
-  summed over (the "channel" of this correlation), c plays the batch and o the output
-  channel: dW = correlate(Xp^T, dYs^T, stride=D)^T, where ^T swaps axes 0 and 1. When the
-  stride leaves the last rows or columns of the input unread, the correlation has more
-  positions than the kernel: those belong to no weight and are cut off (to KH x KW).
+  Read it with (i, j) as the output position and (y, x) as the kernel tap: it is again a
+  cross-correlation, of the padded *input* with dY as the kernel, whose taps lie S
+  pixels apart (dY dilated by the stride) while the output position moves in steps of D
+  (stride D). The batch axis n is the one summed over (the "channel" of this
+  correlation), c plays the batch and o the output channel:
+  dW = correlate(Xp^T, dY^T, stride=D, dilation=S)^T, where ^T swaps axes 0 and 1. When
+  the stride leaves the last rows or columns of the input unread, the correlation has
+  more positions than the kernel: those belong to no weight and are cut off (KH x KW).
 
 * dXp[n, c, r, s] = sum of W[o, c, i, j] * dY[n, o, y, x] over all (o, i, j, y, x) with
-  y*S + i*D = r and x*S + j*D = s, that is, with u = r - i*D,
+  y*S + i*D = r and x*S + j*D = s. Spread dY on a grid dilated by the stride,
+  dYs[n, o, y*S, x*S] = dY[n, o, y, x] with S-1 zeros between neighbours; then, with
+  u = r - i*D,
 
       dXp[n, c, r, s] = sum_{o,i,j} W[o, c, i, j] * dYs[n, o, r - i*D, s - j*D].
 
@@ -189,10 +189,10 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache
     # db[o] = sum_{n,y,x} dY[n, o, y, x]
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
 
-    # dY on the stride-dilated grid: dYs[n, o, y*S, x*S] = dY[n, o, y, x]
+    # for dX: dY on the stride-dilated grid, dYs[n, o, y*S, x*S] = dY[n, o, y, x], ...
     dys = np.zeros((N, O, (OH - 1) * SH + 1, (OW - 1) * SW + 1), dtype=dy.dtype)
     dys[:, :, ::SH, ::SW] = dy
-    # ... and "fully" padded by D(K-1) on every side, for dX
+    # ... "fully" padded by D(K-1) on every side
     fh, fw = DH * (KH - 1), DW * (KW - 1)
     dyf = np.pad(dys, ((0, 0), (0, 0), (fh, fh), (fw, fw)))
 
@@ -200,10 +200,10 @@ def conv2d_backward(dout: np.ndarray, cache: Conv2dCache
     dxp = np.zeros_like(xp)
     for g in range(G):
         cin, cout = slice(g * Cg, (g + 1) * Cg), slice(g * Og, (g + 1) * Og)
-        # dW[o, c, i, j] = sum_{n,u,v} dYs[n, o, u, v] Xp[n, c, i*D + u, j*D + v]:
-        # the input correlated with dYs, n summed, stride D    -> (Cg, Og, >= KH, >= KW)
-        corr = _correlate(xp[:, cin].transpose(1, 0, 2, 3), dys[:, cout].transpose(1, 0, 2, 3),
-                          stride=(DH, DW))
+        # dW[o, c, i, j] = sum_{n,y,x} dY[n, o, y, x] Xp[n, c, i*D + y*S, j*D + x*S]: the
+        # input correlated with dY (taps S apart), n summed, stride D  -> (Cg, Og, >=KH, >=KW)
+        corr = _correlate(xp[:, cin].transpose(1, 0, 2, 3), dy[:, cout].transpose(1, 0, 2, 3),
+                          stride=(DH, DW), dilation=(SH, SW))
         dw[cout] = corr[:, :, :KH, :KW].transpose(1, 0, 2, 3)
         # dXp = dYf correlated with the rotated kernel Wrot[c, o, i', j'] = W[o, c, K-1-i', K-1-j']
         w_rot = w[cout, :, ::-1, ::-1].transpose(1, 0, 2, 3)        # (Cg, Og, KH, KW)

@@ -17,9 +17,11 @@ Cross-entropy of scores z_i (C,) against the class y_i of sample i, with class w
 
     l_i = -(1 - eps) w_{y_i} log p_{i, y_i} - (eps / C) sum_c w_c log p_{i, c}
 
-and l_i = 0 for a sample whose y_i is ``ignore_index``. ``reduction``: 'none' gives the
-l_i, 'sum' their sum, 'mean' their sum divided by sum_i w_{y_i} over the samples that
-count (N when unweighted; NaN when none counts). With d(-log p_k)/dz_c = p_c - [c == k]:
+(without smoothing only the first term: a class with p = 0, a score of -inf, must not
+turn the loss into 0 * -inf = NaN), and l_i = 0 for a sample whose y_i is
+``ignore_index``. ``reduction``: 'none' gives the l_i, 'sum' their sum, 'mean' their
+sum divided by sum_i w_{y_i} over the samples that count (N when unweighted; NaN when
+none counts). With d(-log p_k)/dz_c = p_c - [c == k]:
 
     dl_i / dz_{i, c} = (1 - eps) w_{y_i} (p_{i, c} - [c == y_i]) + (eps / C) (W p_{i, c} - w_c)
 
@@ -180,8 +182,9 @@ def softmax_cross_entropy_forward(x: np.ndarray, y: Any, weight: Any = None,
             continue                                # ignored: l_i = 0, not counted
         w_c = np.ones(C, dtype=x.dtype) if w is None else w       # class weights
         w_y = w_c[t[i]]
-        # l_i = -(1 - eps) w_y log p_y - (eps / C) sum_c w_c log p_c
-        loss[i] = -(1 - eps) * w_y * log_p[i, t[i]] - (eps / C) * (w_c * log_p[i]).sum()
+        loss[i] = -w_y * log_p[i, t[i]]             # -w_y log p_y, the true class
+        if eps:   # smoothing: (1 - eps) of that, and eps spread over all the classes
+            loss[i] = (1 - eps) * loss[i] - (eps / C) * (w_c * log_p[i]).sum()
         denom += w_y
     if reduction == "none":
         out = loss.reshape(y.shape)
@@ -213,8 +216,9 @@ def softmax_cross_entropy_backward(dout: Any, cache: CrossEntropyCache) -> np.nd
         w_c = np.ones(C, dtype=p.dtype) if w is None else w
         onehot = np.zeros(C, dtype=p.dtype)
         onehot[t[i]] = 1
-        # dl_i/dz_i = (1 - eps) w_y (p_i - onehot) + (eps / C) (W p_i - w)
-        dl_dz = (1 - eps) * w_c[t[i]] * (p[i] - onehot) + (eps / C) * (w_c.sum() * p[i] - w_c)
+        dl_dz = w_c[t[i]] * (p[i] - onehot)        # w_y (p_i - onehot)
+        if eps:   # (1 - eps) of that, + (eps / C) (W p_i - w)
+            dl_dz = (1 - eps) * dl_dz + (eps / C) * (w_c.sum() * p[i] - w_c)
         dz[i] = g[i] * dl_dz
     return _unrows(dz, x_shape)
 
