@@ -411,8 +411,12 @@ def _recurrent_weight(w_hh: np.ndarray, H: int, rows: tuple[int, ...]) -> np.nda
     """W_rec = w_hh^T as a row-major (H, G*H) copy, with the columns of the sigmoid gates
     halved, so that tanh(A/2) comes out of the same GEMM as the tanh gates
     (sigma(a) = (1 + tanh(a/2)) / 2). Halving is exact in floating point: the products
-    round exactly as they would unscaled."""
-    w = np.ascontiguousarray(w_hh.T)
+    round exactly as they would unscaled.
+
+    Always a fresh copy: ``np.ascontiguousarray(w_hh.T)`` returns a *view* when w_hh.T
+    is already contiguous (hidden_size 1, or a Fortran-ordered w_hh), and the in-place
+    halving below would then write into the caller's weights."""
+    w = np.array(w_hh.T, order="C", copy=True)
     half = w.dtype.type(0.5)
     for g in rows:
         w[:, g * H:(g + 1) * H] *= half

@@ -191,26 +191,11 @@ def compare_fast(kind: str, outs: dict[str, Any], grads: dict[str, Any],
         assert_same(grads[name], f_grads[name], f"{kind} d{name}")
 
 
-def fast_door_bug(kind: str, a: dict[str, Any]) -> bool:
-    """A case where the fast LSTM / GRU is known to be wrong (reported to the lead; the
-    strict xfail tests ``test_*_fast_door`` in test_lstm.py and test_gru.py track it):
-    ops/recurrent.py's ``_recurrent_weight`` halves the sigmoid gates' columns of
-    ``np.ascontiguousarray(w_hh.T)`` in place, and when w_hh.T is already contiguous
-    (hidden_size 1, or a Fortran-ordered w_hh) that is a view, so the halving lands in
-    the weight itself: the LSTM's backward then uses halved weights, and the GRU halves
-    the caller's weight_hh on every call. The reference is still checked against torch."""
-    if kind == "lstm":
-        return a["w_hh"].shape[1] == 1
-    if kind == "gru":
-        return a["w_hh"].shape[1] == 1 or a["w_hh"].T.flags.c_contiguous
-    return False
-
-
 def check_sequence(kind: str, a: dict[str, Any], reverse: bool, fast: bool = True) -> None:
     """The reference sequence doors against torch; in float64 also against the fast doors."""
     outs, grads = sequence(ref, kind, a, reverse)
     compare_torch(kind, a, outs, grads, *torch_sequence(kind, a, reverse))
-    if fast and a["x"].dtype == np.float64 and not fast_door_bug(kind, a):
+    if fast and a["x"].dtype == np.float64:
         compare_fast(kind, outs, grads, *sequence(ops, kind, a, reverse))
 
 
@@ -218,7 +203,7 @@ def check_step(kind: str, a: dict[str, Any], fast: bool = True) -> None:
     """The reference step doors against torch's cell; in float64 also the fast step."""
     outs, grads = step(ref, kind, a)
     compare_torch(kind, a, outs, grads, *torch_step(kind, a))
-    if fast and a["x"].dtype == np.float64 and not fast_door_bug(kind, a):
+    if fast and a["x"].dtype == np.float64:
         compare_fast(kind, outs, grads, *step(ops, kind, a))
 
 
