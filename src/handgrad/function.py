@@ -115,7 +115,7 @@ class Node:
     """
 
     __slots__ = ("function", "ctx", "inputs", "n_outputs", "out_grads", "out_meta", "freed",
-                 "trace")
+                 "trace", "saved_versions")
 
     def __init__(self, function: type[Function], ctx: Context, inputs: tuple[Tensor, ...],
                  outputs: tuple[Tensor, ...]) -> None:
@@ -128,6 +128,9 @@ class Node:
         self.out_meta = None if self.n_outputs == 1 else [(t.shape, t.dtype) for t in outputs]
         self.freed = False
         self.trace: str | None = None
+        # (version counter, version when saved, what) of every input or output whose
+        # array ``forward`` saved for backward; None when it saved none of them
+        self.saved_versions: list[tuple[Any, ...]] | None = None
 
     @property
     def name(self) -> str:
@@ -198,6 +201,8 @@ class Function:
                 for index, t in enumerate(outs):
                     t.grad_fn = node
                     t._output_index = index
+                if ctx.saved_arrays:
+                    node.saved_versions = _saved_versions(ctx.saved_arrays, node.inputs, outs)
             if _anomaly_hook is not None:
                 _anomaly_hook.after_forward(cls, inputs, outs, node)
             return outs
@@ -206,9 +211,39 @@ class Function:
             node = Node(cls, ctx, tuple([x if isinstance(x, tensor_cls) else None
                                          for x in inputs]), (result,))
             result.grad_fn = node
+            if ctx.saved_arrays:
+                node.saved_versions = _saved_versions(ctx.saved_arrays, node.inputs, (result,))
         if _anomaly_hook is not None:
             _anomaly_hook.after_forward(cls, inputs, (result,), node)
         return result
+
+
+def _saved_versions(saved: tuple[Any, ...], inputs: tuple[Any, ...], outputs: tuple[Any, ...]
+                    ) -> list[tuple[Any, ...]] | None:
+    """The version counters of the inputs and outputs whose arrays (or views of them)
+    ``forward`` saved, with their versions now: backward compares them (tensor.py).
+
+    Each entry is (counter, version, "input" or "output", position, shape, dtype); the
+    message is only formatted if it is ever needed (this runs for every recorded op)."""
+    found = None
+    tensors = inputs + outputs
+    n_inputs = len(inputs)
+    for s in saved:
+        if type(s) is not np.ndarray:
+            continue
+        b = s.base
+        for position, t in enumerate(tensors):
+            if t is None:
+                continue
+            d = t.data
+            if s is d or (b is not None and (b is d or b is d.base)):
+                if found is None:
+                    found = []
+                counter = t._version_counter
+                kind, index = (("input", position) if position < n_inputs
+                               else ("output", position - n_inputs))
+                found.append((counter, counter[0], kind, index, d.shape, d.dtype))
+    return found
 
 
 _NO_NEEDS = [(False,) * n for n in range(9)]

@@ -105,18 +105,19 @@ class Tensor:
         grad_fn: the graph node that produced this tensor (None for leaves).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_output_index", "_retains_grad",
-                 "name", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_output_index", "_retains_grad",
+                 "name", "_version_counter", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
                  name: str | None = None) -> None:
         self.data: np.ndarray = as_array(data, dtype)
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
         self.grad_fn: Node | None = None
         self._output_index = 0
         self._retains_grad = False
         self.name = name
+        self._version_counter = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -126,13 +127,44 @@ class Tensor:
         """Fast constructor for op outputs: no conversion, no checks."""
         t = object.__new__(cls)
         t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._output_index = 0
         t._retains_grad = False
         t.name = None
+        t._version_counter = [0]
         t.requires_grad = requires_grad and t.data.dtype.kind in "fc"
         return t
+
+    # -- the gradient and the version ---------------------------------------------------
+    @property
+    def grad(self) -> np.ndarray | None:
+        """dL/d(this tensor) after ``backward()``, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        if isinstance(value, Tensor):
+            value = value.data
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"grad: assigned grad must be an np.ndarray, a Tensor or None, got "
+                            f"{type(value).__name__}")
+        if value.shape != self.data.shape:
+            raise ValueError(f"grad: assigned grad has shape {value.shape} but the tensor has "
+                             f"shape {self.data.shape}; they must match")
+        if value.dtype != self.data.dtype:
+            raise TypeError(f"grad: assigned grad has dtype {value.dtype} but the tensor has "
+                            f"dtype {self.data.dtype}; they must match (use .astype)")
+        self._grad = value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place operations have modified this tensor's values (PyTorch's
+        ``_version``). Shared with ``detach()``-ed tensors, which share the memory."""
+        return self._version_counter[0]
 
     # -- basic properties ------------------------------------------------------------
     @property
@@ -203,7 +235,9 @@ class Tensor:
         Truncated backpropagation through time carries ``h.detach()`` from one chunk to
         the next, so gradients stop at the chunk boundary.
         """
-        return Tensor._wrap(self.data, False)
+        t = Tensor._wrap(self.data, False)
+        t._version_counter = self._version_counter  # the same memory, the same version
+        return t
 
     def clone(self) -> Tensor:
         from handgrad.ops import shape as _shape
@@ -238,9 +272,103 @@ class Tensor:
     def double(self) -> Tensor:
         return self.astype(np.float64)
 
-    def zero_(self) -> Tensor:
-        self.data[...] = 0
+    # -- in-place operations ----------------------------------------------------------
+    # Each writes its result into this tensor's own array (so views and detach()-ed
+    # tensors see it, as in PyTorch) and adds one to the version counter. When the graph
+    # is recorded, the operation becomes a node whose input is the *old* value, and this
+    # tensor takes that node as its grad_fn. A node that saved this tensor's array for
+    # backward (e.g. exp saves its output) notices the new version and refuses to
+    # compute a gradient from the overwritten values. Assigning ``t.data = ...`` is the
+    # escape hatch: it is not an in-place operation and is not counted.
+    def _inplace(self, op: str, compute: Any) -> Tensor:
+        from handgrad.function import is_grad_enabled
+
+        recording = is_grad_enabled()
+        if recording and self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                f"{op}: a leaf Variable that requires grad is being used in an in-place "
+                f"operation. Update parameters inside `with handgrad.no_grad():` (as "
+                f"optimizers do), or write out of place: y = x + 1.")
+        if recording:
+            # the old value, as the node's input: a copy, since the array is overwritten
+            old = Tensor._wrap(self.data.copy(), self.requires_grad)
+            old.grad_fn, old._output_index = self.grad_fn, self._output_index
+        else:
+            old = self
+        result = compute(old)
+        rdata = result.data if isinstance(result, Tensor) else np.asarray(result)
+        if rdata.shape != self.data.shape:
+            raise RuntimeError(f"{op}: output with shape {list(self.data.shape)} doesn't "
+                               f"match the broadcast shape {list(rdata.shape)}")
+        if not np.can_cast(rdata.dtype, self.data.dtype, "same_kind"):
+            raise RuntimeError(f"{op}: result type {rdata.dtype} can't be cast to the "
+                               f"desired output type {self.data.dtype}")
+        if not self.data.flags.writeable:
+            raise ValueError(f"{op}: this tensor's array is read-only (shape {self.shape})")
+        np.copyto(self.data, rdata, casting="same_kind")
+        self._version_counter[0] += 1
+        if isinstance(result, Tensor) and result.grad_fn is not None:
+            self.grad_fn, self._output_index = result.grad_fn, result._output_index
+            self.requires_grad = True
         return self
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number), in place."""
+        from handgrad.ops import elementwise as _ew
+
+        return self._inplace("fill_", lambda old: _ew.Fill.apply(old, value=value))
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast to this shape) into this tensor, in place."""
+        from handgrad.ops import elementwise as _ew
+
+        return self._inplace("copy_", lambda old: _ew.CopyFrom.apply(old, src))
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self += alpha * other``, in place."""
+        return self._inplace("add_", lambda old: old + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """``self -= alpha * other``, in place."""
+        return self._inplace("sub_", lambda old: old - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other``, in place."""
+        return self._inplace("mul_", lambda old: old * other)
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other``, in place."""
+        return self._inplace("div_", lambda old: old / other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """Clamp every element into [min, max], in place."""
+        return self._inplace("clamp_", lambda old: old.clamp(min, max))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value``, in place (value a number, an array or a Tensor)."""
+        from handgrad.ops import shape as _shape
+
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        self._inplace("__setitem__", lambda old: _shape.IndexPut.apply(old, value, index=index))
 
     # -- backpropagation -------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -278,12 +406,12 @@ class Tensor:
 def _accumulate_leaf(t: Tensor, g: np.ndarray) -> None:
     if g.shape != t.data.shape:  # a Function returned a broadcast gradient
         g = np.broadcast_to(g, t.data.shape)
-    if t.grad is None:
-        t.grad = np.array(g, dtype=t.data.dtype, copy=True)  # own it: g may be shared
+    if t._grad is None:
+        t._grad = np.array(g, dtype=t.data.dtype, copy=True)  # own it: g may be shared
     else:
         # a new array (the old one may be referenced elsewhere), in the leaf's dtype: a
         # float64 gradient reaching a float32 leaf must not upcast its .grad
-        t.grad = np.add(t.grad, g, dtype=t.data.dtype, casting="same_kind")
+        t._grad = np.add(t._grad, g, dtype=t.data.dtype, casting="same_kind")
 
 
 def _topological_order(root: Node) -> list[Node]:
@@ -310,6 +438,19 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
+def _check_saved_versions(node: Node) -> None:
+    """Refuse to backward through a node whose saved values were overwritten in place."""
+    for counter, version, kind, index, shape, dtype in node.saved_versions:  # type: ignore
+        if counter[0] != version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified "
+                f"by an inplace operation: [{kind} {index} of {node.name}, shape {shape}, "
+                f"{dtype}], which is needed by {node.name}, is at "
+                f"version {counter[0]}; expected version {version} instead. Compute it out "
+                f"of place (y = x * 2, not x.mul_(2)), or clone() it before the in-place "
+                f"operation.")
+
+
 def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
     if root.grad_fn is None:  # a leaf: dL/dL = grad
         _accumulate_leaf(root, grad)
@@ -326,6 +467,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                 f"Pass retain_graph=True to the first backward() if you need to go twice, "
                 f"or recompute the forward pass."
             )
+        if node.saved_versions is not None:
+            _check_saved_versions(node)
         grads_out = node.out_grads
         if node.n_outputs == 1:
             g0 = grads_out[0]

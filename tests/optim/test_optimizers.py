@@ -312,7 +312,9 @@ def test_float32_stays_float32_and_grad_untouched(name):
     for v in opt.state[id(a)].values():
         if isinstance(v, np.ndarray):
             assert v.dtype == np.float32
-    a.grad = g.astype(np.float64)  # a float64 gradient does not upcast the parameter
+    with pytest.raises(TypeError, match="grad: assigned grad has dtype float64"):
+        a.grad = g.astype(np.float64)  # refused, as in PyTorch: it would upcast the update
+    a._grad = g.astype(np.float64)     # (had one got there anyway: no upcast either)
     opt.step()
     assert a.data.dtype == np.float32
 

@@ -256,6 +256,8 @@ class Module:
             dest = current.data if is_param else current
             if dest.flags.writeable:
                 np.copyto(dest, arr, casting="unsafe")  # keep this model's dtype
+                if is_param:
+                    current._version_counter[0] += 1
             elif is_param:
                 current.data = arr.astype(dest.dtype, copy=True)
             else:

@@ -354,6 +354,46 @@ class Cast(Function):
         return dz.astype(ctx.in_dtype)
 
 
+class Fill(Function):
+    """z = value everywhere (``t.fill_(value)``, ``t.zero_()``).   dL/dx = 0.
+
+    z does not depend on x at all, so no gradient reaches x (a zero array, as PyTorch's
+    FillBackward gives, rather than None: x's earlier graph still receives its zeros).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, value: Any) -> np.ndarray:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
+        ctx.shape = x.shape
+        return np.full(x.shape, value, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
+        return np.zeros(ctx.shape, dtype=dz.dtype)
+
+
+class CopyFrom(Function):
+    """z = src broadcast to x's shape (``t.copy_(src)``).   dL/dx = 0, dL/dsrc = dz
+    summed back over the broadcast axes."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, src: Any) -> np.ndarray:
+        src = np.asarray(src)
+        try:
+            out = np.broadcast_to(src, x.shape)
+        except ValueError:
+            raise RuntimeError(f"copy_: src of shape {src.shape} cannot be broadcast to the "
+                               f"tensor's shape {x.shape}") from None
+        ctx.shapes = (x.shape, src.shape)
+        return out.astype(x.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> tuple[Any, Any]:
+        x_shape, src_shape = ctx.shapes
+        return np.zeros(x_shape, dtype=dz.dtype), unbroadcast(dz, src_shape)
+
+
 class Where(Function):
     """z = cond ? x : y.   dL/dx = dz where cond, dL/dy = dz elsewhere."""
 

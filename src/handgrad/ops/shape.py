@@ -139,6 +139,38 @@ class GetItem(Function):
         return dx
 
 
+class IndexPut(Function):
+    """z = x with z[index] = v (``t[index] = v``).
+
+    dL/dx = dz with the written positions zeroed (their old values were replaced);
+    dL/dv = dz[index] summed back to v's shape (v is broadcast over the positions).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, v: Any, index: Any) -> np.ndarray:
+        v_shape = np.shape(v)
+        out = x.copy()
+        try:
+            out[index] = v
+        except IndexError as err:
+            raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: "
+                             f"{err}") from None
+        except ValueError as err:
+            raise ValueError(f"__setitem__: value of shape {v_shape} cannot be written at "
+                             f"index {index!r} of a tensor of shape {x.shape}: {err}") from None
+        ctx.meta = (index, v_shape)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, dz: np.ndarray) -> tuple[Any, Any]:
+        from handgrad.ops.elementwise import unbroadcast
+
+        index, v_shape = ctx.meta
+        dx = dz.copy()
+        dx[index] = 0
+        return dx, unbroadcast(np.asarray(dz[index]), v_shape)
+
+
 class Concat(Function):
     """z = the inputs joined along ``dim``.   dL/dx_k = the slice of dz that x_k filled."""
 

@@ -182,6 +182,7 @@ class Optimizer:
                     if isinstance(v, np.ndarray) and v.dtype != arr.dtype:
                         state[k] = v.astype(arr.dtype)
                 self._update(arr, grad, state, group)
+                p._version_counter[0] += 1  # an in-place update: saved graphs notice
         return loss
 
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
