@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from handgrad.ops import elementwise, linalg, loss, reduction, shape
+from handgrad.ops.dims import DimensionError, wrap_dim, wrap_dims  # noqa: F401 (re-exported)
 from handgrad.ops.elementwise import (
     Abs,
     Add,
@@ -92,6 +93,7 @@ leaky_relu_forward, leaky_relu_backward = LeakyReLU.layer_forward, LeakyReLU.lay
 
 __all__ = [
     "elementwise", "linalg", "reduction", "shape", "unbroadcast", "stable_sigmoid",
+    "DimensionError", "wrap_dim", "wrap_dims",
     "Abs", "Add", "Cast", "Clamp", "Div", "Exp", "LeakyReLU", "Log", "Maximum", "Mul", "Neg",
     "Pow", "ReLU", "Sigmoid", "Sqrt", "Sub", "Tanh", "Where", "Linear", "MatMul", "LogSumExp",
     "Max", "Mean", "Min", "Sum", "Clone", "Concat", "Expand", "GetItem", "Pad", "Permute",
@@ -193,15 +195,12 @@ def _install_tensor_methods() -> None:
     T.permute = lambda a, *dims: Permute.apply(a, dims=_seq_arg(dims))
     T.transpose = lambda a, dim0, dim1: Transpose.apply(a, dim0=dim0, dim1=dim1)
     T.expand = lambda a, *shape: Expand.apply(a, shape=_seq_arg(shape))
-    T.unsqueeze = lambda a, dim: Reshape.apply(
-        a, shape=np.expand_dims(np.empty(a.shape, dtype=np.bool_), dim).shape)
-    T.squeeze = lambda a, dim=None: Reshape.apply(a, shape=np.squeeze(
-        np.empty(a.shape, dtype=np.bool_), axis=dim).shape if dim is None or a.shape[dim] == 1
-        else a.shape)
-    T.argmax = lambda a, dim=None, keepdim=False: Tensor._wrap(
-        np.argmax(a.data, axis=dim, keepdims=keepdim), False)
-    T.argmin = lambda a, dim=None, keepdim=False: Tensor._wrap(
-        np.argmin(a.data, axis=dim, keepdims=keepdim), False)
+    T.unsqueeze = _unsqueeze
+    T.squeeze = _squeeze
+    T.argmax = lambda a, dim=None, keepdim=False: _arg_extremum(np.argmax, "argmax", a, dim,
+                                                                keepdim)
+    T.argmin = lambda a, dim=None, keepdim=False: _arg_extremum(np.argmin, "argmin", a, dim,
+                                                                keepdim)
 
 
 def _extremum(fn: Any, arg: Any, a: Tensor, dim: Any, keepdim: bool) -> Any:
@@ -209,8 +208,50 @@ def _extremum(fn: Any, arg: Any, a: Tensor, dim: Any, keepdim: bool) -> Any:
     values = fn.apply(a, dim=dim, keepdim=keepdim)
     if dim is None:
         return values
+    if a.ndim == 0:
+        return reduction.ValuesIndices(values, Tensor._wrap(np.zeros((), np.int64), False))
     indices = Tensor._wrap(np.asarray(arg(a.data, axis=dim, keepdims=keepdim)), False)
     return reduction.ValuesIndices(values, indices)
+
+
+def _arg_extremum(arg: Any, name: str, a: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    """argmax/argmin over all elements (dim None) or one dim, as torch."""
+    if dim is None:
+        if a.data.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               f"input.numel() == 0 (shape {a.shape})")
+        out = np.asarray(arg(a.data))
+        return Tensor._wrap(out.reshape((1,) * a.ndim) if keepdim else out, False)
+    d = wrap_dim(dim, a.ndim, name)
+    if a.ndim == 0:
+        return Tensor._wrap(np.zeros((), np.int64), False)
+    if a.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size "
+                         f"(shape {a.shape})")
+    return Tensor._wrap(np.asarray(arg(a.data, axis=d, keepdims=keepdim)), False)
+
+
+def _unsqueeze(a: Tensor, dim: int) -> Tensor:
+    """A new axis of size 1 at ``dim`` (in -(n+1)..n)."""
+    d = wrap_dim(dim, a.ndim, "unsqueeze", extra=1)
+    return Reshape.apply(a, shape=a.shape[:d] + (1,) + a.shape[d:])
+
+
+def _squeeze(a: Tensor, dim: Any = None) -> Tensor:
+    """Drop axes of size 1: all of them (dim None), or those of ``dim`` (an int or a
+    tuple) that have size 1; others are left alone, as in PyTorch."""
+    if dim is None:
+        dims = [d for d, n in enumerate(a.shape) if n == 1]
+    elif isinstance(dim, tuple | list):
+        dims = [wrap_dim(d, a.ndim, "squeeze") for d in dim]
+        if len(set(dims)) != len(dims):
+            twice = next(d for d in dims if dims.count(d) > 1)
+            raise RuntimeError(f"squeeze: dim {twice} appears multiple times in the list of "
+                               f"dims (dim={tuple(dim)})")
+    else:
+        dims = [wrap_dim(dim, a.ndim, "squeeze")]
+    keep = tuple(n for d, n in enumerate(a.shape) if not (d in dims and n == 1))
+    return Reshape.apply(a, shape=keep)
 
 
 def _data(x: Any) -> Any:
@@ -229,9 +270,14 @@ def _array_interface(a: Tensor, dtype: Any = None, copy: Any = None) -> np.ndarr
 
 
 def _flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the axes start_dim..end_dim (inclusive) into one, as torch.flatten."""
+    s = wrap_dim(start_dim, a.ndim, "flatten", "start_dim")
+    e = wrap_dim(end_dim, a.ndim, "flatten", "end_dim")
+    if s > e:
+        raise RuntimeError(f"flatten: invalid args: start_dim cannot come after end_dim "
+                           f"(start_dim={start_dim}, end_dim={end_dim} for shape {a.shape})")
     if a.ndim == 0:
         return Reshape.apply(a, shape=(1,))
-    s, e = start_dim % a.ndim, end_dim % a.ndim
     new = a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:]
     return Reshape.apply(a, shape=new)
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from handgrad.function import Context, Function
+from handgrad.ops.dims import wrap_dim
 from handgrad.ops.elementwise import stable_sigmoid, unbroadcast
 
 __all__ = [
@@ -54,14 +55,6 @@ def _check_float_input(x: np.ndarray, fn: str, name: str = "input") -> None:
         raise TypeError(f"{fn}: {name} must be a floating-point array (scores/logits), got "
                         f"dtype {x.dtype} with shape {x.shape}; convert it first, e.g. "
                         f"x.float() or np.asarray(x, dtype=np.float32)")
-
-
-def _normalize_axis(dim: int, ndim: int, fn: str) -> int:
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise ValueError(f"{fn}: dim={dim} is out of range for a tensor with {ndim} "
-                         f"dimension(s); valid dims are {-n}..{n - 1}")
-    return int(dim) % n
 
 
 # -- softmax and log-softmax -------------------------------------------------------------
@@ -93,7 +86,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
         _check_float_input(x, "softmax")
-        axis = _normalize_axis(dim, x.ndim, "softmax")
+        axis = wrap_dim(dim, x.ndim, "softmax")
         _, p = stable_log_softmax(x, axis)
         ctx.save_for_backward(p)
         ctx.axis = axis
@@ -118,7 +111,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: int = -1) -> np.ndarray:
         _check_float_input(x, "log_softmax")
-        axis = _normalize_axis(dim, x.ndim, "log_softmax")
+        axis = wrap_dim(dim, x.ndim, "log_softmax")
         logp, p = stable_log_softmax(x, axis)
         ctx.save_for_backward(p)
         ctx.axis = axis

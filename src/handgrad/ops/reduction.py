@@ -13,29 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from handgrad.function import Context, Function
-
-Dim = int | tuple[int, ...] | list[int] | None
-
-
-def normalize_dim(dim: Dim, ndim: int, op: str = "reduction") -> tuple[int, ...] | None:
-    """Turn ``dim`` (int, sequence, negative, or None = all) into sorted positive axes.
-
-    An empty sequence also means all dims, as PyTorch's ``x.sum(dim=())`` does.
-    """
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
-    if not dims:
-        return None
-    out = []
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"{op}: dim={d} is out of range for a tensor with {ndim} "
-                             f"dimension(s); valid dims are {-max(ndim, 1)}..{max(ndim, 1) - 1}")
-        out.append(int(d) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim={dim} names the same dimension twice")
-    return tuple(sorted(out)) if ndim else ()
+from handgrad.ops.dims import Dim, wrap_dim, wrap_dims
 
 
 def expand_reduced(dz: np.ndarray, shape: tuple[int, ...], dims: tuple[int, ...] | None,
@@ -53,7 +31,7 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: Dim = None, keepdim: bool = False) -> Any:
-        dims = normalize_dim(dim, x.ndim, "sum")
+        dims = wrap_dims(dim, x.ndim, "sum")
         ctx.meta = (x.shape, dims, keepdim)
         return np.asarray(np.sum(x, axis=dims, keepdims=keepdim))
 
@@ -71,7 +49,7 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: Dim = None, keepdim: bool = False) -> Any:
-        dims = normalize_dim(dim, x.ndim, "mean")
+        dims = wrap_dims(dim, x.ndim, "mean")
         n = x.size if dims is None else int(np.prod([x.shape[d] for d in dims]))
         ctx.meta = (x.shape, dims, keepdim, n)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -114,10 +92,14 @@ class _Extremum(Function):
             ctx.save_for_backward(x == z)
             ctx.meta = (x.shape, None, False)
             return np.asarray(z)
-        if not isinstance(dim, int | np.integer):
+        if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
             raise TypeError(f"{cls.__name__.lower()}: dim must be one int (as in PyTorch), "
                             f"got {dim!r}; reduce one dim at a time")
-        (d,) = normalize_dim(dim, x.ndim, cls.__name__.lower())
+        d = wrap_dim(dim, x.ndim, cls.__name__.lower())
+        if x.ndim == 0:  # a 0-d tensor: its one element, index 0
+            ctx.save_for_backward(np.ones((), dtype=bool))
+            ctx.meta = (x.shape, None, keepdim)
+            return x.copy()
         arg = (np.argmax if cls.reducer is np.max else np.argmin)(x, axis=d)
         z = np.take_along_axis(x, np.expand_dims(arg, d), axis=d)
         ctx.save_for_backward(arg)
@@ -165,7 +147,7 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim: Dim = None, keepdim: bool = False) -> Any:
-        dims = normalize_dim(dim, x.ndim, "logsumexp")
+        dims = wrap_dims(dim, x.ndim, "logsumexp")
         m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
         m = np.where(np.isfinite(m), m, 0)
         z = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
@@ -206,7 +188,7 @@ class Norm(Function):
         if isinstance(p, str) or not (p >= 1):
             raise ValueError(f"norm: p must be a number >= 1 (or 'fro', the same as 2) or "
                              f"inf, got {p!r}")
-        dims = normalize_dim(dim, x.ndim, "norm")
+        dims = wrap_dims(dim, x.ndim, "norm")
         p = float(p)
         absx = np.abs(x)
         if p == 2.0:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from handgrad.function import Context, Function
+from handgrad.ops.dims import wrap_dim
 
 
 class Reshape(Function):
@@ -38,12 +39,15 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
-        n = max(x.ndim, 1)
-        if len(dims) != x.ndim or any(not -n <= d < n for d in dims) or \
-                sorted(d % n for d in dims) != list(range(x.ndim)):
-            raise ValueError(f"permute: dims {tuple(dims)} must be a reordering of "
-                             f"0..{x.ndim - 1} for a tensor of shape {x.shape}")
-        dims = tuple(d % n for d in dims)  # backward inverts them: negatives would break it
+        if len(dims) != x.ndim:
+            raise RuntimeError(f"permute: number of dimensions in the tensor input does not "
+                               f"match the length of the desired ordering of dimensions: "
+                               f"input.dim() = {x.ndim} is not equal to len(dims) = "
+                               f"{len(dims)} (dims {tuple(dims)}, shape {x.shape})")
+        # non-negative: backward inverts them, and negatives would break that
+        dims = tuple(wrap_dim(d, x.ndim, "permute", "dims") for d in dims)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute: duplicate dims are not allowed (dims {dims})")
         ctx.dims = dims
         return np.transpose(x, dims)
 
@@ -57,13 +61,10 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, dim0: int, dim1: int) -> np.ndarray:
-        nd = max(x.ndim, 1)
-        for name, d in (("dim0", dim0), ("dim1", dim1)):
-            if not -nd <= d < nd:
-                raise ValueError(f"transpose: {name}={d} is out of range for a tensor of shape "
-                                 f"{x.shape} (valid dims are {-nd}..{nd - 1})")
+        dim0 = wrap_dim(dim0, x.ndim, "transpose", "dim0")
+        dim1 = wrap_dim(dim1, x.ndim, "transpose", "dim1")
         ctx.dims = (dim0, dim1)
-        return np.swapaxes(x, dim0, dim1)
+        return np.swapaxes(x, dim0, dim1) if x.ndim else x.copy()
 
     @staticmethod
     def backward(ctx: Context, dz: np.ndarray) -> np.ndarray:
@@ -178,8 +179,12 @@ class Concat(Function):
     def forward(ctx: Context, *xs: np.ndarray, dim: int = 0) -> np.ndarray:
         if not xs:
             raise ValueError("cat: expected a non-empty sequence of tensors")
+        for k, x in enumerate(xs):
+            if x.ndim == 0:
+                raise RuntimeError(f"cat: zero-dimensional tensor (at position {k}) cannot be "
+                                   f"concatenated")
         nd = xs[0].ndim
-        d = dim % nd if nd else 0
+        d = wrap_dim(dim, nd, "cat")
         for k, x in enumerate(xs):
             if x.ndim != nd or x.shape[:d] + x.shape[d + 1:] != xs[0].shape[:d] + \
                     xs[0].shape[d + 1:]:
@@ -206,8 +211,8 @@ class Stack(Function):
             if x.shape != xs[0].shape:
                 raise ValueError(f"stack: all tensors must have the same shape; tensor 0 has "
                                  f"shape {xs[0].shape}, tensor {k} has shape {x.shape}")
-        ctx.dim = dim % (xs[0].ndim + 1)
-        return np.stack(xs, axis=dim)
+        ctx.dim = wrap_dim(dim, xs[0].ndim, "stack", extra=1)
+        return np.stack(xs, axis=ctx.dim)
 
     @staticmethod
     def backward(ctx: Context, dz: np.ndarray) -> tuple[np.ndarray, ...]:
