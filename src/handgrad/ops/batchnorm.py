@@ -75,10 +75,15 @@ class BatchNorm(Function):
             raise ValueError("batch_norm: evaluation mode (training=False) needs running_mean "
                              "and running_var")
         N, m = x.shape[0], x.size // C
-        x3 = x.reshape(N, C, -1)  # (N, C, L): per channel, sums run over axes 0 and 2
+        x3 = x.reshape(N, C, m // N if N else int(np.prod(x.shape[2:])))  # (N, C, L)
         dt = x.dtype.type
-        if training:
-            if m <= 1:
+        if training and m == 0:
+            # an empty batch: an empty output, and the running statistics stay as they
+            # are (there is nothing to average; PyTorch does the same)
+            mu, var = np.zeros(C, x.dtype), np.ones(C, x.dtype)
+            xc = x3 - mu[:, None]
+        elif training:
+            if m == 1:
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                                  f"training, got input shape {x.shape}")
             mu = x3.mean(axis=(0, 2))
@@ -121,7 +126,9 @@ class BatchNorm(Function):
         dx = dw = db = None
         if needs[0]:
             scale = inv_sigma if weight is None else weight * inv_sigma  # gamma / sigma
-            if ctx.training:
+            if m == 0:
+                dx = np.zeros_like(dy3)
+            elif ctx.training:
                 # (1/m) gamma/sigma (m dy - sum dy - xhat sum(dy xhat))
                 #   = gamma/sigma (dy - [xhat mean(dy xhat) + mean(dy)]), in one buffer
                 dx = xhat * (sum_dy_xhat / dt(m))[:, None]

@@ -171,7 +171,7 @@ def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) 
     xw = np.matmul(x.reshape(T * N, D), w_ih.T)
     if bias is not None:
         xw += bias
-    return xw.reshape(T, N, -1)
+    return xw.reshape(T, N, w_ih.shape[0])  # (not -1: N may be 0)
 
 
 #: Run the small per-step matrix products of the recurrent loops on one BLAS thread.
@@ -274,10 +274,10 @@ def _weight_grads(ctx: Context, dA: np.ndarray, x: np.ndarray, hprev: np.ndarray
     need = ctx.needs_input_grad
     dA2 = dA.reshape(T * N, G)
     dx = np.matmul(dA2, w_ih).reshape(x.shape) if need[0] else None
-    dw_ih = np.matmul(dA2.T, x.reshape(T * N, -1)) if need[first] else None
+    dw_ih = np.matmul(dA2.T, x.reshape(T * N, x.shape[-1])) if need[first] else None
     dw_hh = None
     if hprev is not None and need[first + 1]:
-        dw_hh = np.matmul(dA2.T, hprev.reshape(T * N, -1))
+        dw_hh = np.matmul(dA2.T, hprev.reshape(T * N, hprev.shape[-1]))
     db = dA2.sum(axis=0) if (len(need) > first + 2 and any(need[first + 2:])) else None
     return [dx, dw_ih, dw_hh, db]
 

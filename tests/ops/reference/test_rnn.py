@@ -37,9 +37,6 @@ def test_empty_batch(kind):
     rc.check_step(kind, a, fast=False)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="the fast rnn_forward fails on an empty batch (N = 0) with a bare "
-                          "NumPy reshape error; torch and the reference return empty outputs")
 def test_empty_batch_fast_door():
     a = rc.arrays("rnn", 3, 0, 2, 4, np.float64, np.random.default_rng(0))
     rc.fast_equals_reference("rnn", a)
