@@ -157,6 +157,65 @@ def test_pooling_errors(fn, kw, fragment):
     assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("fh,ft", [(F.max_pool2d, TF.max_pool2d), (F.avg_pool2d, TF.avg_pool2d)])
+@pytest.mark.parametrize("size,kw", [
+    (2, dict(kernel_size=3, stride=2, ceil_mode=True)),     # a window larger than the input
+    (2, dict(kernel_size=3, stride=3, ceil_mode=True)),
+    (3, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    (1, dict(kernel_size=2, stride=2, padding=1, ceil_mode=True)),
+])
+def test_ceil_mode_windows_past_the_input_as_torch(fh, ft, size, kw):
+    x = np.random.default_rng(0).standard_normal((2, 1, size, size + 1))
+    _compare(fh, ft, x, **kw)
+
+
+@pytest.mark.parametrize("size,kw", [(2, dict(kernel_size=3, stride=1, ceil_mode=True)),
+                                     (2, dict(kernel_size=4, stride=2, ceil_mode=True))])
+def test_ceil_mode_refuses_what_torch_refuses(size, kw):
+    x = np.zeros((1, 1, size, size))
+    with pytest.raises(RuntimeError):
+        TF.max_pool2d(torch.tensor(x), **kw)
+    with pytest.raises(ValueError, match="no window fits"):
+        F.max_pool2d(hg.tensor(x), **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=2, stride=1, padding=1),
+                                dict(kernel_size=(3, 2), stride=1, padding=(1, 1))])
+def test_max_pool2d_minus_inf_windows_keep_their_gradient(kw):
+    """All -inf windows that start in the padding: PyTorch routes their gradient to the
+    window's first pixel inside the input (the padding never takes it)."""
+    x = np.full((1, 2, 4, 5), -np.inf)
+    x[0, 1, 2, 3] = 1.0
+    _compare(F.max_pool2d, TF.max_pool2d, x, **kw)
+
+
+@pytest.mark.parametrize("kw", POOL_GRID[:5])
+def test_max_pool2d_nan_wins_the_window_as_torch(kw):
+    x = np.random.default_rng(1).standard_normal((1, 2, 9, 10))
+    x[0, 0, 1, 1] = x[0, 0, 2, 4] = x[0, 1, 5, 5] = x[0, 1, 5, 6] = np.nan
+    xh = hg.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    yh, yt = F.max_pool2d(xh, **kw), TF.max_pool2d(xt, **kw)
+    np.testing.assert_array_equal(yh.data, yt.detach().numpy())  # NaN where torch has NaN
+    dy = np.random.default_rng(2).standard_normal(yt.shape)
+    yh.backward(dy)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(xh.grad, xt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k,p,d", [(3, 2, 2), (1, 1, 1), (3, 1, 2), (4, 2, 3)])
+def test_pooling_padding_rule_is_torchs(k, p, d):
+    x = np.zeros((1, 1, 8, 8))
+    try:
+        expected = TF.max_pool2d(torch.tensor(x), k, padding=p, dilation=d).shape
+    except RuntimeError:
+        with pytest.raises(ValueError, match="at most half of the kernel size"):
+            F.max_pool2d(hg.tensor(x), k, padding=p, dilation=d)
+        return
+    assert F.max_pool2d(hg.tensor(x), k, padding=p, dilation=d).shape == tuple(expected)
+
+
 def test_pooling_rejects_wrong_rank():
     with pytest.raises(ValueError, match=r"got shape \(4, 4\)"):
         F.max_pool2d(hg.tensor(np.zeros((4, 4), np.float32)), 2)

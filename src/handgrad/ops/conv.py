@@ -121,12 +121,21 @@ def pool_output_size(size: int, kernel: int, stride: int, padding: int = 0, dila
     With ceil_mode the last window may start past the input's right edge only up to the
     left padding: if (out-1)*S >= H + P that window is dropped (PyTorch's rule).
     """
-    out = conv_output_size(size, kernel, stride, padding, dilation, name=name, dim=dim)
-    if ceil_mode:
-        span = dilation * (kernel - 1) + 1
-        out = -((-(size + 2 * padding - span)) // stride) + 1  # ceil division
-        if (out - 1) * stride >= size + padding:
-            out -= 1
+    if not ceil_mode:
+        return conv_output_size(size, kernel, stride, padding, dilation, name=name, dim=dim)
+    # the same argument checks, on a size every kernel fits
+    conv_output_size(size + dilation * kernel, kernel, stride, padding, dilation, name=name,
+                     dim=dim)
+    span = dilation * (kernel - 1) + 1
+    out = -((-(size + 2 * padding - span)) // stride) + 1  # ceil division
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    if out < 1:
+        where = f"{name}{f' ({dim})' if dim else ''}"
+        raise ValueError(
+            f"{where}: no window fits: with ceil_mode, output = ceil(({size} + 2*{padding} - "
+            f"{dilation}*({kernel}-1) - 1)/{stride}) + 1 = {out} < 1 (the last window must "
+            f"start inside the input or its left padding)")
     return out
 
 
@@ -636,11 +645,11 @@ def _pool_geometry(shape: tuple[int, ...], kernel_size: Any, stride: Any, paddin
     for k in (KH, KW):
         if k <= 0:
             raise ValueError(f"{fn}: kernel_size must be positive, got {kernel_size!r}")
-    for p, k, d in ((PH, KH, DH), (PW, KW, DW)):
-        if p > (d * (k - 1) + 1) // 2:
-            raise ValueError(f"{fn}: padding should be at most half of the (dilated) kernel "
-                             f"size, got padding={padding!r}, kernel_size={kernel_size!r} "
-                             f"(PyTorch's rule: P <= (D(K-1)+1)/2)")
+    for p, k in ((PH, KH), (PW, KW)):
+        if 2 * p > k:
+            raise ValueError(f"{fn}: padding should be at most half of the kernel size, got "
+                             f"padding={padding!r}, kernel_size={kernel_size!r} (PyTorch's "
+                             f"rule: P <= K/2)")
     N, C, H, W = shape
     OH = pool_output_size(H, KH, SH, PH, DH, ceil_mode, name=fn, dim="height")
     OW = pool_output_size(W, KW, SW, PW, DW, ceil_mode, name=fn, dim="width")
@@ -689,6 +698,20 @@ def _unbatch(x: np.ndarray, fn: str) -> tuple[np.ndarray, bool]:
     return x, False
 
 
+def _first_valid_tap_where_minus_inf(out: np.ndarray, idx: np.ndarray, g: _PoolGeom) -> None:
+    """A window whose every input pixel is -inf has maximum -inf, found first in the
+    padding (which counts as -inf). PyTorch gives that window's gradient to its first
+    pixel *inside* the input instead; point ``idx`` there (in place)."""
+    lost = out == -np.inf
+    if not lost.any():
+        return
+    # the first row/column of window (y, x) inside the input: y*S + i*D - P >= 0
+    i0 = np.maximum(0, -((np.arange(g.OH) * g.SH - g.PH) // g.DH))
+    j0 = np.maximum(0, -((np.arange(g.OW) * g.SW - g.PW) // g.DW))
+    first = (i0[:, None] * g.KW + j0[None, :]).astype(idx.dtype)
+    np.copyto(idx, np.broadcast_to(first, idx.shape), where=lost)
+
+
 class MaxPool2d(Function):
     """Max pooling. Y[n, c, y, x] = max over the window of Xp (padding counts as -inf).
 
@@ -696,8 +719,9 @@ class MaxPool2d(Function):
     elsewhere; overlapping windows add. Ties go to the first maximum in row-major order
     of the window, as in PyTorch. The forward keeps, per output, the tap index (0 ..
     KH*KW-1) of that maximum: a running max over the KH*KW taps, whose index moves only
-    where a tap is strictly greater (so the first maximum wins). NaN propagates to the
-    output (its gradient goes to the maximum found before it).
+    where a tap is strictly greater (so the first maximum wins) or NaN (so NaN wins the
+    window, its gradient going to the last NaN, as in PyTorch). A window of nothing but
+    -inf sends its gradient to its first pixel inside the input (never to the padding).
     When the kernel tiles the input (stride = kernel, no padding) the taps are plain
     reshapes of x, with no padded copy.
     Returns (out, indices) with ``return_indices``: indices into each H*W input plane.
@@ -715,14 +739,21 @@ class MaxPool2d(Function):
         out = taps[0].copy()
         idx = np.zeros(out.shape, dtype=np.uint8 if len(taps) < 256 else np.int32)
         greater = np.empty(out.shape, dtype=bool)
+        nan = np.empty(out.shape, dtype=bool)
         for k in range(1, len(taps)):
             # branch-free updates: masked copies (np.copyto(where=), np.where) on random
-            # masks are several times slower than arithmetic
+            # masks are several times slower than arithmetic. PyTorch's rule: a tap takes
+            # over when it is greater than the maximum so far, or NaN (so a window
+            # holding NaN outputs NaN and sends its gradient to its last NaN)
             np.greater(taps[k], out, out=greater)
+            np.isnan(taps[k], out=nan)
+            greater |= nan
             np.maximum(out, taps[k], out=out)
             step = np.subtract(k, idx, dtype=idx.dtype)  # idx <- k where greater
             step *= greater
             idx += step
+        if not tiles and (g.PH or g.PW):
+            _first_valid_tap_where_minus_inf(out, idx, g)
         ctx.geom, ctx.tiles, ctx.unbatched = g, tiles, unbatched
         ctx.save_for_backward(idx)
         if unbatched:
