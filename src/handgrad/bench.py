@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from handgrad import runtime
+
 Timed = Callable[[], Any]
 
 
@@ -40,19 +42,6 @@ class Workload:
     unit: str = "ms"  # 'ms', or a throughput unit such as 'images/s'
     items: int = 0  # items per call, for throughput units
     notes: dict[str, Any] = field(default_factory=dict)
-
-
-def blas_info() -> dict[str, Any]:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover - installed with handgrad
-        return {"threads": None, "library": "unknown"}
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    if not infos:
-        return {"threads": None, "library": "unknown"}
-    i = infos[0]
-    return {"threads": i.get("num_threads"), "library": i.get("internal_api"),
-            "version": i.get("version"), "architecture": i.get("architecture")}
 
 
 def _time_once(fn: Timed) -> float:
@@ -557,7 +546,8 @@ def run(config: dict[str, Any] | None = None) -> dict[str, Any]:
     if not workloads:
         raise ValueError(f"--only {cfg['only']!r} matches no benchmark; use part of a workload "
                          f"name or a group: ceiling, conv, pool, norm, recurrent, end-to-end")
-    blas = blas_info()
+    runtime.tune_allocator()  # as every command does (a library caller may not have)
+    blas = runtime.blas_info()
     try:
         import torch
 

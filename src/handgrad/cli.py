@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "`handgrad --help` lists the commands", file=sys.stderr)
         return 2
     words, module_name = found
+    from handgrad import runtime
+
+    runtime.tune_allocator()  # process-wide settings belong to the edge: here
     module = importlib.import_module(module_name)
     prog = "handgrad " + " ".join(words)
     parser = _OneLineErrorParser(prog=prog,

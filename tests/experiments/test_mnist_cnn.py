@@ -247,11 +247,83 @@ def test_default_run_reaches_98_percent(tmp_path):
     print(f"default run: held-out accuracy {m['final_test_accuracy']:.4f} in {elapsed:.0f}s")
 
 
-def test_blas_threads_choice():
-    from handgrad.experiments.mnist_cnn import blas_threads
+def test_threads_are_a_setting_of_the_run(tmp_path, reference, capsys):
+    """Fixed by default (never from the load), stored, kept by --resume; another count at
+    resume is refused with the reason."""
+    from handgrad import runtime
 
-    assert blas_threads(1) == 1 and blas_threads(3) == 3
-    assert blas_threads(None) in (None, 1)
-    for bad in (0, -2, 1.5, True):
-        with pytest.raises(ValueError, match="--threads must be a positive integer"):
-            blas_threads(bad)
+    m = json.loads((reference / "metrics.json").read_text())
+    assert m["blas_threads"] == runtime.DEFAULT_THREADS == 1
+    assert hg.load(reference / "checkpoint.npz")["config"]["threads"] == 1
+    rc = cli_main(["train", "mnist", "--resume", str(reference), "--threads", "2", "--quiet"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "started with --threads 1" in err and "bit-identical" in err
+    for bad in ("0", "-2", "1.5", "x"):
+        assert cli_main(["train", "mnist", "--threads", bad]) == 2
+        assert "--threads" in capsys.readouterr().err
+
+
+_BURN = "import time\nwhile True: sum(i * i for i in range(10000))"
+
+
+def test_resumed_under_other_load_is_bit_identical(tmp_path, reference):
+    """The same seed and settings give the same bits whether the machine is idle or
+    busy: interrupt a run, resume it while two CPU burners run, compare with the
+    uninterrupted reference."""
+    out = tmp_path / "loaded"
+    calls = {"n": 0}
+
+    def crash_after_two(*args, **kwargs):
+        calls["n"] += 1
+        real_save(*args, **kwargs)
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+
+    real_save = mnist_cnn._save_checkpoint
+    mnist_cnn._save_checkpoint = crash_after_two
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run({**SMALL, "out": str(out), "checkpoint_every": 3})
+    finally:
+        mnist_cnn._save_checkpoint = real_save
+    burners = [subprocess.Popen([sys.executable, "-c", _BURN]) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        run({"quiet": True, "plots": False}, resume=out)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    assert_same_run(reference, out)
+
+
+def test_runaway_loss_stops_nonzero_and_checkpoints_stay_finite(tmp_path, capsys):
+    """Adam at lr 1e6 stays finite but runs away: the run stops with exit 1 and every
+    checkpoint it wrote is finite (weights and optimizer state)."""
+    out = tmp_path / "adam"
+    rc = cli_main(["train", "mnist", "--limit", "640", "--epochs", "3", "--lr", "1e6",
+                   "--checkpoint-every", "1", "--quiet", "--out", str(out)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert any(w in err for w in ("diverged", "NaN or Inf", "loss is", "overflowed")), err
+    assert "last good checkpoint" in err
+    ckpt = hg.load(out / "checkpoint.npz")
+    for name, w in ckpt["model"].items():
+        assert np.isfinite(w).all(), name
+    for key, state in ckpt["optimizer"]["state"].items():
+        for k, v in state.items():
+            assert np.isfinite(np.asarray(v, dtype=np.float64)).all(), (key, k)
+
+
+def test_huge_lr_never_saves_nan_weights(tmp_path, capsys):
+    """The issue's case: --lr 1e38 --checkpoint-every 1 stopped at the NaN, but the
+    checkpoint it called last good was all NaN."""
+    out = tmp_path / "huge"
+    rc = cli_main(["train", "mnist", "--limit", "256", "--epochs", "1", "--lr", "1e38",
+                   "--checkpoint-every", "1", "--quiet",
+                   "--out", str(out)])
+    assert rc == 1
+    assert "last good checkpoint" in capsys.readouterr().err
+    for name, w in hg.load(out / "checkpoint.npz")["model"].items():
+        assert np.isfinite(w).all(), name

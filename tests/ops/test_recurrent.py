@@ -301,24 +301,3 @@ def test_embedding_errors():
         R.embedding_forward(np.array([1.0, 2.0]), w)
     with pytest.raises(ValueError, match=r"padding_idx must lie in"):
         R.embedding_forward(np.array([1]), w, padding_idx=10)
-
-
-@pytest.mark.parametrize("single", [True, False])
-def test_blas_thread_count_restored_after_loops(monkeypatch, single):
-    """The loops run on one BLAS thread and give the count back, also after an error."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(R, "SINGLE_THREAD_LOOPS", single)
-
-    def counts():
-        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
-                if i["user_api"] == "blas"]
-
-    before = counts()
-    rng = np.random.default_rng(0)
-    a = _arrays("gru", 4, 2, 3, 5, np.float64, rng)
-    outs, grads = _door("gru", a, False)
-    assert counts() == before
-    with pytest.raises(ValueError):
-        R.gru_forward(a["x"], a["h0"][:1], a["w_ih"], a["w_hh"], None, None)
-    assert counts() == before
-    np.testing.assert_allclose(outs["out"], _door("gru", a, False)[0]["out"], rtol=1e-12)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
-from handgrad import nn
+from handgrad import nn, runtime
 from handgrad.data.text import BPTTBatcher, CharVocab, load_text, split_text
 from handgrad.experiments._common import (
     make_out_dir,
@@ -64,6 +65,13 @@ from handgrad.experiments._common import (
     pyplot,
     save_figure,
     write_metrics,
+)
+from handgrad.experiments.guard import (
+    DivergenceWatch,
+    TrainingDivergedError,
+    check_before_checkpoint,
+    check_parameters,
+    optimizer_step,
 )
 from handgrad.nn import functional as F
 from handgrad.random import get_rng_state, manual_seed, set_rng_state
@@ -97,7 +105,7 @@ DEFAULTS: dict[str, Any] = {
     "sample_length": 300,
     "temperature": 0.8,
     "dtype": "float32",
-    "threads": 1,
+    "threads": runtime.DEFAULT_THREADS,
 }
 
 QUICK: dict[str, Any] = {
@@ -336,19 +344,20 @@ def run(config: dict[str, Any] | None = None, resume: str | Path | None = None,
         out: str | Path | None = None, verbose: bool = True) -> dict[str, Any]:
     """Train (or continue training from ``resume``); return the metrics.
 
-    BLAS runs on ``threads`` threads (default 1): the recurrent loop multiplies small
-    matrices one time step after another, where threads cost more than they gain (and on a
-    busy machine a multi-threaded BLAS can be several times slower).
+    BLAS runs on ``threads`` threads (default :data:`handgrad.runtime.DEFAULT_THREADS`,
+    one: the recurrent loop multiplies small matrices one time step after another, where
+    threads cost more than they gain). A resumed run keeps the count it was started with.
     """
-    from threadpoolctl import threadpool_limits
-
-    threads = (config or {}).get("threads", DEFAULTS["threads"])
-    if resume is not None:
-        saved = hg.load(Path(resume) / CHECKPOINT) if (Path(resume) / CHECKPOINT).exists() \
-            else None
-        if saved is not None:
-            threads = saved["settings"].get("threads", threads)
-    with threadpool_limits(limits=int(threads) if threads else None, user_api="blas"):
+    requested = (config or {}).get("threads")
+    saved_threads = None
+    if resume is not None and (Path(resume) / CHECKPOINT).is_file():
+        saved = hg.load(Path(resume) / CHECKPOINT)
+        if isinstance(saved, dict) and isinstance(saved.get("settings"), dict):
+            saved_threads = saved["settings"].get("threads", runtime.DEFAULT_THREADS)
+    threads = runtime.resolve_threads(requested, saved_threads, "char-LM run")
+    if resume is None:
+        config = {**(config or {}), "threads": threads}
+    with runtime.blas_threads(threads):
         return _run(config, resume, out, verbose)
 
 
@@ -412,6 +421,7 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
               f"per epoch; {total_steps} steps")
 
     params = list(model.parameters())
+    watch = DivergenceWatch.replay(history["step_loss"])
     seconds_before = history["seconds"]
     t_train = time.perf_counter()
     ckpt_every = int(cfg["checkpoint_every"] or 0)
@@ -434,16 +444,25 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, vocab.size), y.reshape(-1))
         value = float(loss.item())
+        stopped = (f"; the last good checkpoint is {out_dir / CHECKPOINT} (try a smaller "
+                   f"--lr or --clip)")
         if not math.isfinite(value):
-            raise FloatingPointError(
+            raise TrainingDivergedError(
                 f"the training loss became {value} at step {pos['step'] + 1} "
-                f"({_find_anomaly(model, x, y, carried, vocab.size)}); the last good "
-                f"checkpoint is {out_dir / CHECKPOINT} (try a smaller --lr or --clip)")
+                f"({_find_anomaly(model, x, y, carried, vocab.size)})" + stopped)
+        diverged = watch.update(value)
+        if diverged:
+            raise TrainingDivergedError(f"training diverged at step {pos['step'] + 1}: "
+                                        f"{diverged}" + stopped)
         opt.zero_grad()
         loss.backward()
         if cfg["clip"]:
             nn.utils.clip_grad_norm_(params, cfg["clip"])
-        opt.step()
+        try:   # never go on (or save) with non-finite weights
+            optimizer_step(opt, f"at step {pos['step'] + 1}")
+            check_parameters(model, f"after the optimizer step at step {pos['step'] + 1}")
+        except TrainingDivergedError as err:
+            raise TrainingDivergedError(str(err) + stopped) from None
         pos["step"] += 1
         pos["chunk"] += 1
         history["step_loss"].append(value)
@@ -459,6 +478,7 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
                           f"{history['eval_bpc'][-1]:.3f} bits/char")
         if (ckpt_every and pos["step"] % ckpt_every == 0) or last:
             history["seconds"] = seconds_before + time.perf_counter() - t_train
+            check_before_checkpoint(model, opt, f"before the checkpoint at step {pos['step']}")
             _save_checkpoint(out_dir, model, opt, vocab, settings, pos, state, history)
     if hasattr(bar, "close"):
         bar.close()
@@ -573,8 +593,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help=f"checkpoint every N steps (default {d['checkpoint_every']}; "
                              f"always at the end)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS threads (default 1; 0: the library's default)")
+    runtime.add_threads_argument(parser)
     parser.add_argument("--resume", default=None, metavar="DIR",
                         help="continue the run whose checkpoint is in DIR (its settings)")
     parser.add_argument("--out", default=None, help="output folder (default runs/charlm-*)")
@@ -584,7 +603,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _SETTINGS = ("cell", "layers", "hidden", "embed", "seq_len", "batch_size", "lr", "lr_min",
              "clip", "steps", "epochs", "text", "max_chars", "seed", "eval_every",
-             "checkpoint_every", "threads")
+             "checkpoint_every")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -597,12 +616,21 @@ def main(args: argparse.Namespace) -> int:
                               + (["out"] if args.out is not None else []))
             raise ValueError(f"--resume continues a run with the settings saved in its "
                              f"checkpoint; drop {names}")
-        run(resume=args.resume)
-        return 0
+        return _train_or_report(lambda: run({"threads": args.threads}, resume=args.resume))
     cfg: dict[str, Any] = dict(QUICK) if args.quick else {}
     for key in given:
         cfg[key] = getattr(args, key)
+    cfg["threads"] = args.threads
     if args.epochs is not None:
         cfg["steps"] = None
-    run(cfg, out=args.out)
+    return _train_or_report(lambda: run(cfg, out=args.out))
+
+
+def _train_or_report(train: Any) -> int:
+    """Run ``train()``; a diverged run is one line on stderr and exit status 1."""
+    try:
+        train()
+    except TrainingDivergedError as err:
+        print(f"handgrad train charlm: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -26,6 +26,12 @@ resumed ends with bit-identical weights and metrics to an uninterrupted run. Eve
 that decides the numbers is a function of that saved state: the learning rate is a pure
 function of the step number, and augmentation draws from handgrad's saved generator.
 
+Determinism: the same settings, seed and BLAS thread count give bit-identical weights and
+metrics, whatever else runs on the machine. The thread count (``--threads``, default 1)
+is a setting of the run: printed, stored in ``metrics.json`` and the checkpoint, and kept
+by ``--resume`` (another count at resume is refused: 1 and 2 threads sum the products in
+different orders, so the last bits differ).
+
     handgrad train mnist [--epochs 12] [--batch-size 64] [--optimizer adam|sgd]
                          [--lr 0.002 for adam, 0.05 for sgd] [--seed 0] [--data DIR]
                          [--out DIR] [--checkpoint-every N] [--resume DIR] [--limit N]
@@ -45,6 +51,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
+from handgrad import runtime
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -52,6 +59,13 @@ from handgrad.experiments._common import (
     pyplot,
     save_figure,
     write_metrics,
+)
+from handgrad.experiments.guard import (
+    DivergenceWatch,
+    TrainingDivergedError,
+    check_before_checkpoint,
+    check_parameters,
+    optimizer_step,
 )
 
 __all__ = ["MnistCNN", "DEFAULTS", "run", "main", "add_arguments", "build_model",
@@ -75,18 +89,13 @@ DEFAULTS: dict[str, Any] = {
     "limit": None,
     "test_limit": None,       # evaluate on the first N held-out digits only (quick tests)
     "plots": True,
-    "threads": None,          # BLAS threads; None: all, or 1 when the machine is busy
+    "threads": None,          # BLAS threads; None: runtime.DEFAULT_THREADS (or the resumed run's)
     "quiet": False,
     "arch": {"channels": [16, 32], "hidden": 128, "classes": 10, "image_size": 28},
 }
 
 
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
-
-
-class TrainingDivergedError(FloatingPointError):
-    """The loss became NaN or Inf; the message says at which step and, when anomaly
-    detection could name it, which op."""
 
 
 # ------------------------------------------------------------------------------------
@@ -246,7 +255,7 @@ def _name_the_op(model: MnistCNN, xb: np.ndarray, yb: np.ndarray) -> str:
 CHECKPOINT = "checkpoint.npz"
 _CONFIG_KEYS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                 "schedule", "shift", "seed", "data", "checkpoint_every", "limit",
-                "test_limit", "arch")
+                "test_limit", "arch", "threads")
 
 
 def _json_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -257,6 +266,8 @@ def _json_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _save_checkpoint(out: Path, model: Any, opt: Any, loader: Any, st: dict[str, Any],
                      cfg: dict[str, Any]) -> None:
+    # a checkpoint is never written with NaN/Inf in it: the one on disk stays the last good
+    check_before_checkpoint(model, opt, f"before the checkpoint at step {st['step']}")
     hg.save({
         "format": MODEL_FORMAT, "kind": "checkpoint", "arch": cfg["arch"],
         "config": _json_config(cfg),
@@ -296,25 +307,6 @@ def _check_config(cfg: dict[str, Any]) -> None:
         raise ValueError(f"--seed must be a non-negative integer, got {cfg['seed']!r}")
 
 
-def blas_threads(requested: int | None) -> int | None:
-    """How many BLAS threads to train with: ``requested``, or when None, the BLAS default
-    unless the machine is already busy (1-minute load average >= the number of cores
-    - 0.5), then 1. Why: OpenBLAS threads spin while they wait for each other, so on
-    an oversubscribed machine a 2-thread GEMM can run 5x *slower* than a 1-thread one
-    (measured here: 540-1000 vs 2,900-3,200 images/s); on an idle machine 2 threads
-    are about 1.3x faster. The results are the same either way (the GEMMs split the
-    output, not the sum), so this changes speed only."""
-    if requested is not None:
-        if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
-            raise ValueError(f"--threads must be a positive integer, got {requested!r}")
-        return requested
-    try:
-        busy = os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.5
-    except OSError:  # no load average on this platform
-        busy = False
-    return 1 if busy else None
-
-
 def run(config: dict[str, Any] | None = None, resume: str | os.PathLike | None = None
         ) -> dict[str, Any]:
     """Train (or, with ``resume=DIR``, continue training) and write the output folder.
@@ -324,17 +316,22 @@ def run(config: dict[str, Any] | None = None, resume: str | os.PathLike | None =
     from ``config``) and the outputs go to ``DIR``. Returns the metrics dict (also
     written to metrics.json).
     """
-    from threadpoolctl import threadpool_limits
-
-    threads = blas_threads((config or {}).get("threads"))
-    if threads is None:
-        return _run(config, resume, threads)
-    with threadpool_limits(limits=threads, user_api="blas"):
-        return _run(config, resume, threads)
+    requested = (config or {}).get("threads")
+    saved_threads = None
+    if resume is not None:
+        rdir = Path(resume)
+        path = rdir / CHECKPOINT if rdir.is_dir() else rdir
+        if path.is_file():
+            saved = hg.load(path)
+            if isinstance(saved, dict) and isinstance(saved.get("config"), dict):
+                saved_threads = saved["config"].get("threads", runtime.DEFAULT_THREADS)
+    threads = runtime.resolve_threads(requested, saved_threads, "training run")
+    with runtime.blas_threads(threads):
+        return _run({**(config or {}), "threads": threads}, resume, threads)
 
 
 def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
-         threads: int | None) -> dict[str, Any]:
+         threads: int) -> dict[str, Any]:
     from handgrad.data import DataLoader, TensorDataset, load_mnist
 
     config = dict(config or {})
@@ -352,7 +349,8 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
         ckpt = hg.load(path)
         if not isinstance(ckpt, dict) or ckpt.get("kind") != "checkpoint":
             raise ValueError(f"--resume {resume}: {path} is not a 'train mnist' checkpoint")
-        cfg = {**DEFAULTS, **ckpt["config"], "quiet": config.get("quiet", False),
+        cfg = {**DEFAULTS, **ckpt["config"], "threads": threads,
+               "quiet": config.get("quiet", False),
                "plots": config.get("plots", True), "out": path.parent}
     else:
         cfg = {**DEFAULTS, **config}
@@ -402,11 +400,12 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
         print(f"handgrad train mnist: {len(x_train)} training / {len(x_test)} held-out "
               f"digits, {n_params:,} parameters, {cfg['optimizer']} lr {cfg['lr']:g} "
               f"({cfg['schedule']}), batch {cfg['batch_size']}, {cfg['epochs']} epochs, "
-              f"seed {cfg['seed']} -> {out}")
+              f"seed {cfg['seed']}, {threads} BLAS thread{'s' if threads > 1 else ''} -> {out}")
 
     F = hg.nn.functional
     every = cfg["checkpoint_every"]
     params = list(model.parameters())
+    watch = DivergenceWatch.replay(st["step_loss"])
     model.train()
     while st["epoch"] < cfg["epochs"]:
         epoch = st["epoch"]
@@ -435,6 +434,13 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
                 bar.close()
                 raise _diverged(f"loss is {loss_value} at step {step + 1} (epoch {epoch + 1}, "
                                 f"lr {lr:.3g})", model, xb, yb, out)
+            runaway = watch.update(loss_value)
+            if runaway:
+                bar.close()
+                raise TrainingDivergedError(
+                    f"training diverged at step {step + 1} (epoch {epoch + 1}, lr {lr:.3g}): "
+                    f"{runaway}. Training stopped; the last good checkpoint is "
+                    f"{out / CHECKPOINT} (try a smaller --lr)")
             opt.zero_grad()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 loss.backward()
@@ -444,7 +450,15 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
                 bar.close()
                 raise _diverged(f"non-finite gradient at step {step + 1} (epoch {epoch + 1}, "
                                 f"lr {lr:.3g}, loss {loss_value:.4g})", model, xb, yb, out)
-            opt.step()
+            try:   # never go on (or checkpoint) with non-finite weights
+                optimizer_step(opt, f"at step {step + 1}")
+                check_parameters(model, f"after the optimizer step at step {step + 1} "
+                                        f"(epoch {epoch + 1}, lr {lr:.3g})")
+            except TrainingDivergedError as err:
+                bar.close()
+                raise TrainingDivergedError(f"{err}. Training stopped; the last good "
+                                            f"checkpoint is {out / CHECKPOINT} (try a "
+                                            f"smaller --lr)") from None
             n = len(yb)
             st["step"] = step + 1
             st["loss_sum"] += loss_value * n
@@ -505,7 +519,7 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
         "total_time_s": total_time,
         "images_per_s": (float(np.mean([r["images_per_s"] for r in hist])) if hist else None),
         "resumed": ckpt is not None,
-        "blas_threads": threads if threads is not None else "default",
+        "blas_threads": threads,
         "machine": {"cpus": os.cpu_count(), "load_average_1min": _load_average()},
     }
     hg.save({"format": MODEL_FORMAT, "kind": "model", "arch": cfg["arch"],
@@ -668,9 +682,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue the run whose checkpoint.npz is in DIR")
     parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                         help="train on the first N digits only (quick tests)")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                        help="BLAS threads (default: all, or 1 when the machine is busy; "
-                             "the results do not depend on it)")
+    runtime.add_threads_argument(parser)
     parser.add_argument("--no-augment", action="store_true",
                         help="no random shifts of the training digits")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
-from handgrad import nn
+from handgrad import nn, runtime
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -88,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     "eval_every": 256,
     "eval_size": 256,
     "success_accuracy": 0.95,
-    "threads": 1,
+    "threads": runtime.DEFAULT_THREADS,
 }
 
 QUICK: dict[str, Any] = {
@@ -222,13 +222,12 @@ def summarise(runs: list[dict[str, Any]], cfg: dict[str, Any]) -> list[dict[str,
 # the experiment
 # --------------------------------------------------------------------------------------
 def run(config: dict[str, Any] | None = None, verbose: bool = True) -> dict[str, Any]:
-    from threadpoolctl import threadpool_limits
-
     cfg = {**DEFAULTS, **(config or {})}
     for m in cfg["methods"]:
         if m not in METHODS:
             raise ValueError(f"methods: unknown method {m!r}; choose from {list(METHODS)}")
-    with threadpool_limits(limits=cfg["threads"] or None, user_api="blas"):
+    cfg["threads"] = runtime.check_threads(cfg["threads"], "threads")
+    with runtime.blas_threads(cfg["threads"]):
         return _run(cfg, verbose)
 
 

@@ -57,7 +57,7 @@ The step doors are the sequence code run for T = 1 (one implementation).
 Speed notes (T=50, N=32, input 64, hidden 128, float32; benchmarks/bench_recurrent.py):
 the input projections of all steps are one GEMM before the loop, and dW_ih, dW_hh, dx one
 GEMM each after the BPTT loop; the loops write into preallocated (T, ...) buffers with
-``out=`` and run their small per-step GEMMs on one BLAS thread (SINGLE_THREAD_LOOPS);
+``out=`` (BLAS threads and the allocator are process-wide settings of handgrad.runtime);
 sigmoid is computed as (1 + tanh(a/2)) / 2 with the 1/2 folded into the gate rows of the
 weights (an exact scaling by a power of two), so one tanh call covers all gates of a step;
 the LSTM keeps its gates in the order o, i, f, g internally so that the sigmoid gates and
@@ -68,8 +68,6 @@ that stay in cache (measured faster). The per-step GEMMs are about two thirds of
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -86,37 +84,6 @@ __all__ = [
 ]
 
 _NONLINEARITIES = ("tanh", "relu")
-
-_malloc_tuned = False
-
-
-def _keep_freed_memory() -> None:
-    """Ask glibc's malloc to keep freed blocks of up to 32 MB in the heap for reuse.
-
-    A recurrent layer allocates several (T, N, G*H) buffers per call (megabytes each).
-    By default glibc hands blocks that large straight back to the kernel, so the next call
-    gets fresh pages and pays a page fault on the first touch of every 4 KB page: measured
-    on a 2-core virtual machine, 5 such 3.2 MB buffers cost 16-32 ms to touch when freshly
-    mapped and 0.7 ms when reused, more than the whole LSTM's arithmetic. This raises the
-    mmap and trim thresholds once per process (the memory stays with the process, as
-    PyTorch's caching allocators keep theirs). Set HANDGRAD_NO_MALLOPT=1 to leave malloc
-    alone. A no-op where the C library is not glibc.
-    """
-    global _malloc_tuned
-    if _malloc_tuned:
-        return
-    _malloc_tuned = True
-    if os.environ.get("HANDGRAD_NO_MALLOPT"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 * 1024 * 1024)     # M_MMAP_THRESHOLD: 32 MB (glibc's maximum)
-        libc.mallopt(-1, 1024 * 1024 * 1024)   # M_TRIM_THRESHOLD: keep up to 1 GB free
-    except (OSError, AttributeError):
-        pass
-
 
 # -- argument checks -------------------------------------------------------------------
 
@@ -172,67 +139,6 @@ def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) 
     if bias is not None:
         xw += bias
     return xw.reshape(T, N, w_ih.shape[0])  # (not -1: N may be 0)
-
-
-#: Run the small per-step matrix products of the recurrent loops on one BLAS thread.
-#: Off by default: on an idle 2-core machine two threads make an LSTM (T=50, N=32,
-#: H=128) forward+backward about 1.5x faster (13 ms against 19 ms). On a machine busy
-#: with other work, though, the second thread is often descheduled while the first waits
-#: for it at the end of every small product (measured on a loaded 2-core VM: 0.5-1 s
-#: with two threads against about 40 ms with one). `handgrad train charlm` runs BLAS on
-#: one thread by default (its --threads option); set this to True yourself on a busy
-#: machine.
-SINGLE_THREAD_LOOPS = False
-
-
-class _OneBlasThread:
-    """Context manager: BLAS limited to one thread inside, restored on exit (nesting and
-    several Python threads share one counter, so the outermost exit restores)."""
-
-    _lock = threading.Lock()
-    _depth = 0
-    _saved: list[tuple[Any, int]] = []
-    _controllers: list[Any] | None = None
-
-    @classmethod
-    def _blas(cls) -> list[Any]:
-        if cls._controllers is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-
-                cls._controllers = list(
-                    ThreadpoolController().select(user_api="blas").lib_controllers)
-            except Exception:  # threadpoolctl missing or unable to inspect: do nothing
-                cls._controllers = []
-        return cls._controllers
-
-    __slots__ = ("counted",)
-
-    def __enter__(self) -> None:
-        self.counted = SINGLE_THREAD_LOOPS
-        if not self.counted:
-            return
-        cls = type(self)
-        with cls._lock:
-            if cls._depth == 0:
-                cls._saved = []
-                for c in cls._blas():
-                    n = c.get_num_threads()
-                    if n is not None and n > 1:
-                        cls._saved.append((c, n))
-                        c.set_num_threads(1)
-            cls._depth += 1
-
-    def __exit__(self, *exc: Any) -> None:
-        if not self.counted:
-            return
-        cls = type(self)
-        with cls._lock:
-            cls._depth -= 1
-            if cls._depth == 0:
-                for c, n in cls._saved:
-                    c.set_num_threads(n)
-                cls._saved = []
 
 
 def _mark_inputs(ctx: Context, inputs: tuple[Any, ...]) -> None:
@@ -300,7 +206,6 @@ def _rnn_forward(ctx: Context, x: np.ndarray, h0: Any, w_ih: np.ndarray, w_hh: n
     if nonlinearity not in _NONLINEARITIES:
         raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     _mark_inputs(ctx, (x, h0, w_ih, w_hh, b_ih, b_hh))
-    _keep_freed_memory()
     T, N, D, H = _check("rnn" if seq else "rnn_cell", x, (("h0" if seq else "hx", h0),),
                         w_ih, w_hh, b_ih, b_hh, 1, seq)
     if not seq:
@@ -312,15 +217,14 @@ def _rnn_forward(ctx: Context, x: np.ndarray, h0: Any, w_ih: np.ndarray, w_hh: n
     whh_t = np.ascontiguousarray(w_hh.T)     # W_rec, laid out for the row-major GEMM
     tanh = nonlinearity == "tanh"
     zero = x.dtype.type(0)
-    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
-        for t in steps:
-            h = hs[t + new]
-            np.matmul(hs[t + prev], whh_t, out=h)   # S_{k-1} . W_rec
-            h += xw[t]                              # + X_k . W_x + b
-            if tanh:
-                np.tanh(h, out=h)
-            else:
-                np.maximum(h, zero, out=h)
+    for t in steps:
+        h = hs[t + new]
+        np.matmul(hs[t + prev], whh_t, out=h)   # S_{k-1} . W_rec
+        h += xw[t]                              # + X_k . W_x + b
+        if tanh:
+            np.tanh(h, out=h)
+        else:
+            np.maximum(h, zero, out=h)
     ctx.rnn = (x, hs, w_ih, w_hh, tanh, reverse, seq)
     out, _ = _split(hs, reverse)
     return out, hs[T - start]
@@ -339,11 +243,10 @@ def _rnn_backward(ctx: Context, dout: np.ndarray, dh_n: Any) -> tuple[Any, ...]:
         dA = (out > 0).astype(out.dtype)
     dh = np.zeros((N, H), out.dtype) if dh_n is None else np.array(dh_n, dtype=out.dtype)
     _, _, _, steps = _direction(T, reverse)
-    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
-        for t in reversed(steps):
-            dh += dout[t]                       # dxi/dS_k: direct + carried from step k+1
-            np.multiply(dh, dA[t], out=dA[t])   # dxi/dA_k
-            np.matmul(dA[t], w_hh, out=dh)      # dxi/dS_{k-1} (direct part added next turn)
+    for t in reversed(steps):
+        dh += dout[t]                       # dxi/dS_k: direct + carried from step k+1
+        np.multiply(dh, dA[t], out=dA[t])   # dxi/dA_k
+        np.matmul(dA[t], w_hh, out=dh)      # dxi/dS_{k-1} (direct part added next turn)
     dx, dw_ih, dw_hh, db = _weight_grads(ctx, dA, x, hprev, w_ih)
     db_ih, db_hh = _bias_grads(ctx, 2, db, db)
     dh0 = dh if ctx.needs_input_grad[1] else None
@@ -442,7 +345,6 @@ def _lstm_forward(ctx: Context, x: np.ndarray, h0: Any, c0: Any, w_ih: np.ndarra
                   seq: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     names = (("h0", h0), ("c0", c0)) if seq else (("hx", h0), ("cx", c0))
     _mark_inputs(ctx, (x, h0, c0, w_ih, w_hh, b_ih, b_hh))
-    _keep_freed_memory()
     T, N, D, H = _check("lstm" if seq else "lstm_cell", x, names, w_ih, w_hh, b_ih, b_hh, 4,
                         seq)
     if not seq:
@@ -471,21 +373,20 @@ def _lstm_forward(ctx: Context, x: np.ndarray, h0: Any, c0: Any, w_ih: np.ndarra
     hs[start] = 0 if h0 is None else h0
     cs[start] = 0 if c0 is None else c0
     H2 = 2 * H
-    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
-        for t in steps:
-            a = acts[t]
-            np.matmul(hs[t + prev], whh_t, out=a)
-            a += xw[t]
-            np.tanh(a, out=a)
-            sig = a[:, :H3]                  # o, i, f: sigma = (1 + tanh(a/2)) / 2
-            sig *= half
-            sig += half
-            c = cs[t + new]
-            np.multiply(a[:, H2:H3], cs[t + prev], out=c)       # f * c_{k-1}
-            np.multiply(a[:, H:H2], a[:, H3:], out=tmp)         # + i * g
-            c += tmp
-            np.tanh(c, out=tcs[t])
-            np.multiply(a[:, :H], tcs[t], out=hs[t + new])      # h_k = o * tanh(c_k)
+    for t in steps:
+        a = acts[t]
+        np.matmul(hs[t + prev], whh_t, out=a)
+        a += xw[t]
+        np.tanh(a, out=a)
+        sig = a[:, :H3]                  # o, i, f: sigma = (1 + tanh(a/2)) / 2
+        sig *= half
+        sig += half
+        c = cs[t + new]
+        np.multiply(a[:, H2:H3], cs[t + prev], out=c)       # f * c_{k-1}
+        np.multiply(a[:, H:H2], a[:, H3:], out=tmp)         # + i * g
+        c += tmp
+        np.tanh(c, out=tcs[t])
+        np.multiply(a[:, :H], tcs[t], out=hs[t + new])      # h_k = o * tanh(c_k)
     ctx.lstm = (x, hs, cs, acts, tcs, w_ih_p, w_hh_p, reverse, seq)
     out, _ = _split(hs, reverse)
     return out, hs[T - start], cs[T - start]
@@ -510,30 +411,29 @@ def _lstm_backward(ctx: Context, dout: np.ndarray, dh_n: Any, dc_n: Any) -> tupl
     #   dA_o = dh * tanh(c) * o(1-o);   dc += dh * o * (1 - tanh(c)^2)
     #   dA_i = dc * g * i(1-i);  dA_f = dc * c_prev * f(1-f);  dA_g = dc * i * (1-g^2)
     #   dxi/dc_{k-1} = dc * f;   dxi/dh_{k-1} = dA_k w_hh (+ the output's own gradient)
-    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
-        for t in reversed(steps):
-            a, d, tc = a4[t], dA4[t], tcs[t]
-            o, i, g = a[:, 0], a[:, 1], a[:, 3]
-            dh += dout[t]                               # dxi/dh_k
-            np.multiply(dh, o, out=u)                   # u = dh o
-            np.multiply(u, tc, out=v)                   # v = dh o tanh(c)
-            dc += u
-            np.multiply(v, tc, out=u)
-            dc -= u                                     # dc += dh o (1 - tanh(c)^2)
-            np.multiply(v, o, out=u)
-            np.subtract(v, u, out=d[:, 0])              # dA_o = v (1 - o)
-            sig = a[:, 1:3]
-            np.multiply(sig, sig, out=s2)
-            np.subtract(sig, s2, out=s2)                # i(1-i), f(1-f)
-            np.multiply(g, g, out=w)
-            np.subtract(1, w, out=w)
-            w *= i
-            np.multiply(dc, w, out=d[:, 3])             # dA_g = dc i (1 - g^2)
-            s2[:, 0] *= g
-            s2[:, 1] *= cprev[t]
-            np.multiply(dc[:, None], s2, out=d[:, 1:3])  # dA_i, dA_f
-            dc *= a[:, 2]                               # dxi/dc_{k-1} = dc f
-            np.matmul(dA[t], w_hh_p, out=dh)            # dxi/dh_{k-1} (carried part)
+    for t in reversed(steps):
+        a, d, tc = a4[t], dA4[t], tcs[t]
+        o, i, g = a[:, 0], a[:, 1], a[:, 3]
+        dh += dout[t]                               # dxi/dh_k
+        np.multiply(dh, o, out=u)                   # u = dh o
+        np.multiply(u, tc, out=v)                   # v = dh o tanh(c)
+        dc += u
+        np.multiply(v, tc, out=u)
+        dc -= u                                     # dc += dh o (1 - tanh(c)^2)
+        np.multiply(v, o, out=u)
+        np.subtract(v, u, out=d[:, 0])              # dA_o = v (1 - o)
+        sig = a[:, 1:3]
+        np.multiply(sig, sig, out=s2)
+        np.subtract(sig, s2, out=s2)                # i(1-i), f(1-f)
+        np.multiply(g, g, out=w)
+        np.subtract(1, w, out=w)
+        w *= i
+        np.multiply(dc, w, out=d[:, 3])             # dA_g = dc i (1 - g^2)
+        s2[:, 0] *= g
+        s2[:, 1] *= cprev[t]
+        np.multiply(dc[:, None], s2, out=d[:, 1:3])  # dA_i, dA_f
+        dc *= a[:, 2]                               # dxi/dc_{k-1} = dc f
+        np.matmul(dA[t], w_hh_p, out=dh)            # dxi/dh_{k-1} (carried part)
     dx, dw_ih, dw_hh, db = _weight_grads(ctx, dA, x, hprev, w_ih_p, first=3)
     dw_ih = None if dw_ih is None else _blocks(dw_ih, _LSTM_UNPERM)
     dw_hh = None if dw_hh is None else _blocks(dw_hh, _LSTM_UNPERM)
@@ -609,7 +509,6 @@ def _gru_forward(ctx: Context, x: np.ndarray, h0: Any, w_ih: np.ndarray, w_hh: n
                  b_ih: Any, b_hh: Any, reverse: bool,
                  seq: bool = True) -> tuple[np.ndarray, np.ndarray]:
     _mark_inputs(ctx, (x, h0, w_ih, w_hh, b_ih, b_hh))
-    _keep_freed_memory()
     T, N, D, H = _check("gru" if seq else "gru_cell", x, (("h0" if seq else "hx", h0),),
                         w_ih, w_hh, b_ih, b_hh, 3, seq)
     if not seq:
@@ -638,27 +537,26 @@ def _gru_forward(ctx: Context, x: np.ndarray, h0: Any, w_ih: np.ndarray, w_hh: n
     hs = np.empty((T + 1, N, H), dt)
     prev, new, start, steps = _direction(T, reverse)
     hs[start] = 0 if h0 is None else h0
-    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
-        for t in steps:
-            a = hw[t]
-            hp = hs[t + prev]
-            np.matmul(hp, whh_t, out=a)
-            rz = a[:, :H2]
-            rz += xw[t, :, :H2]
-            np.tanh(rz, out=rz)
-            rz *= half
-            rz += half                                  # r, z = sigma(.)
-            hn = a[:, H2:]
-            if b_hn is not None:
-                hn += b_hn
-            n = ns[t]
-            np.multiply(a[:, :H], hn, out=n)
-            n += xw[t, :, H2:]
-            np.tanh(n, out=n)                           # n = tanh(W_in x + b_in + r * hn)
-            h = hs[t + new]
-            np.subtract(hp, n, out=h)
-            h *= a[:, H:H2]
-            h += n                                      # h = (1 - z) n + z h_prev
+    for t in steps:
+        a = hw[t]
+        hp = hs[t + prev]
+        np.matmul(hp, whh_t, out=a)
+        rz = a[:, :H2]
+        rz += xw[t, :, :H2]
+        np.tanh(rz, out=rz)
+        rz *= half
+        rz += half                                  # r, z = sigma(.)
+        hn = a[:, H2:]
+        if b_hn is not None:
+            hn += b_hn
+        n = ns[t]
+        np.multiply(a[:, :H], hn, out=n)
+        n += xw[t, :, H2:]
+        np.tanh(n, out=n)                           # n = tanh(W_in x + b_in + r * hn)
+        h = hs[t + new]
+        np.subtract(hp, n, out=h)
+        h *= a[:, H:H2]
+        h += n                                      # h = (1 - z) n + z h_prev
     ctx.gru = (x, hs, hw, ns, w_ih, w_hh, reverse, seq)
     out, _ = _split(hs, reverse)
     return out, hs[T - start]
@@ -692,16 +590,15 @@ def _gru_backward(ctx: Context, dout: np.ndarray, dh_n: Any) -> tuple[Any, ...]:
     dh = np.zeros((N, H), dt) if dh_n is None else np.array(dh_n, dtype=dt)
     carry = np.empty((N, H), dt)
     _, _, _, steps = _direction(T, reverse)
-    with _OneBlasThread():   # small products: one thread (see SINGLE_THREAD_LOOPS)
-        for t in reversed(steps):
-            dh += dout[t]
-            np.multiply(dh, A1[t], out=DN[t])
-            np.multiply(DN[t], Br[t], out=D3[t, :, 0])
-            np.multiply(dh, Bz[t], out=D3[t, :, 1])
-            np.multiply(DN[t], r[t], out=D3[t, :, 2])
-            np.multiply(dh, z[t], out=carry)
-            np.matmul(D[t], w_hh, out=dh)
-            dh += carry
+    for t in reversed(steps):
+        dh += dout[t]
+        np.multiply(dh, A1[t], out=DN[t])
+        np.multiply(DN[t], Br[t], out=D3[t, :, 0])
+        np.multiply(dh, Bz[t], out=D3[t, :, 1])
+        np.multiply(DN[t], r[t], out=D3[t, :, 2])
+        np.multiply(dh, z[t], out=carry)
+        np.matmul(D[t], w_hh, out=dh)
+        dh += carry
     need = ctx.needs_input_grad
     T_N = T * N
     D2 = D.reshape(T_N, 3 * H)
