@@ -80,7 +80,7 @@ def test_round_trip_nested_structure_and_python_values(tmp_path):
         "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
         "view": np.arange(20, dtype=np.int32)[::3],
         "big_endian": np.arange(4, dtype=">f8"),
-        "strings": np.array(["a", "bc"]),
+        "strings": ["a", "bc"],
     }
     path = tmp_path / "ckpt.npz"
     hg.save(obj, path)
@@ -134,6 +134,9 @@ def test_loadable_by_numpy_without_pickle(tmp_path):
     ({1.5: 1}, "key 1.5"),
     ([{"x": {1, 2}}], "[0]['x']"),
     ({"b": b"raw"}, "['b']"),
+    ({"s": np.array(["a", "bc"])}, "['s']"),          # strings: a list of str instead
+    ({"z": np.zeros(3, dtype="S0")}, "['z']"),
+    ({"v": np.zeros(2, dtype="V4")}, "['v']"),
 ])
 def test_save_refuses_what_needs_pickle(tmp_path, bad, where):
     with pytest.raises(TypeError, match="save") as err:

@@ -39,6 +39,8 @@ import json
 import math
 import numbers
 import os
+import stat
+import struct
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -56,11 +58,15 @@ HEADER_MEMBER = "handgrad.json"
 _TRAILER_PREFIX = b"handgrad-sha256:"
 _TRAILER_LEN = len(_TRAILER_PREFIX) + 64
 _ZIP_MAGIC = b"PK\x03\x04"
-# dtype kinds a checkpoint may hold: bool, ints, unsigned, floats, complex, text, bytes.
-# Object ("O") and structured ("V") arrays are refused: only pickle can store objects.
-_ALLOWED_KINDS = "biufcUS"
+# dtype kinds a checkpoint may hold: bool, ints, unsigned, floats, complex. Object ("O")
+# and structured ("V") arrays are refused (only pickle can store objects), and so are
+# strings ("U", "S": a zero-size string dtype would hand back memory never written).
+_ALLOWED_KINDS = "biufc"
 _CHUNK = 1 << 20
 _MAX_DEPTH = 200
+#: the JSON header of a checkpoint is small (a node per value); a larger one is crafted
+MAX_HEADER_BYTES = 64 << 20
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (22 bytes), name and extra lengths
 
 
 class CheckpointError(ValueError):
@@ -83,9 +89,11 @@ class _Encoder:
 
     def add_array(self, arr: np.ndarray, where: str, scalar: bool = False) -> dict[str, Any]:
         if arr.dtype.kind not in _ALLOWED_KINDS or arr.dtype.fields is not None:
+            hint = (" (strings: save a list of str instead, e.g. arr.tolist())"
+                    if arr.dtype.kind in "US" else "")
             raise TypeError(
                 f"save: {_where(where)} is an array of dtype {arr.dtype} (shape {arr.shape}); "
-                f"only numeric, bool and string arrays can be saved without pickle. "
+                f"only numeric and bool arrays can be saved without pickle{hint}. "
                 f"Convert it first, e.g. np.asarray(x, dtype=np.float64)"
             )
         member = f"arrays/{len(self.arrays)}.npy"
@@ -212,8 +220,13 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"save: folder {folder} does not exist (path {path})")
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temporaries(folder, path.name)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}.",
+                                    suffix=".tmp")
     try:
+        # mkstemp creates the file 0600; a saved file gets the permissions open() would
+        # give it (0644 under umask 022), as np.save's do
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w+b") as f:
             _write_checkpoint(f, header, encoder.arrays)
             f.flush()
@@ -226,6 +239,42 @@ def save(obj: Any, path: str | os.PathLike) -> None:
             pass
         raise
     _fsync_folder(folder)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read the umask is to set it
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete ``.NAME.PID.*.tmp`` files left by a save that was killed (its process no
+    longer exists); a save still running in another process keeps its file."""
+    prefix = f".{name}."
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        pid_text = entry.name[len(prefix):].split(".", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue              # this process's own save in another thread
+        try:
+            os.kill(pid, 0)
+            continue              # alive: another process is saving right now
+        except ProcessLookupError:
+            pass                  # gone: its temporary file is garbage
+        except OSError:
+            continue              # alive but not ours to signal
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -301,10 +350,15 @@ def _check_envelope(f: Any, path: Path) -> None:
 
 
 class _Decoder:
-    def __init__(self, zf: zipfile.ZipFile, path: Path) -> None:
+    """Rebuilds the saved object from the header, reading each array straight from the
+    file into its final buffer (peak memory about 1x the arrays)."""
+
+    def __init__(self, zf: zipfile.ZipFile, f: Any, path: Path) -> None:
         self.zf = zf
+        self.f = f
         self.path = path
         self.names = set(zf.namelist())
+        self.used: set[str] = set()
 
     def fail(self, where: str, message: str) -> CheckpointError:
         return CheckpointError(f"{self.path}: {_where(where)}: {message}")
@@ -371,44 +425,52 @@ class _Decoder:
                                    f"{node.get('dtype')}, shape {node.get('shape')}), but the "
                                    f"file has no such member")
         want_dtype = np.dtype(node["dtype"])
-        if want_dtype.kind not in _ALLOWED_KINDS or want_dtype.fields is not None:
+        if (want_dtype.kind not in _ALLOWED_KINDS or want_dtype.fields is not None
+                or want_dtype.itemsize == 0 or want_dtype.subdtype is not None):
             raise self.fail(where, f"the header declares dtype {want_dtype}, which handgrad "
-                                   f"never writes (object arrays would need pickle)")
+                                   f"never writes (only numeric and bool arrays)")
         shape = node["shape"]
         if not isinstance(shape, list) or not all(
                 isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
             raise TypeError(f"bad shape {shape!r}")
         want_shape = tuple(shape)
+        if member in self.used:
+            # handgrad writes each array once; a header pointing many nodes at one large
+            # member would multiply the memory a load takes
+            raise self.fail(where, f"member {member} is referenced twice in the header")
+        self.used.add(member)
         info = self.zf.getinfo(member)
-        with self.zf.open(info) as fp:
-            try:
-                version = np.lib.format.read_magic(fp)
-                if version == (1, 0):
-                    shp, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-                elif version == (2, 0):
-                    shp, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-                else:
-                    raise ValueError(f"unsupported .npy version {version}")
-            except ValueError as err:
-                raise self.fail(where, f"member {member} is not a valid .npy array: "
-                                       f"{err}") from None
-            if dtype != want_dtype or tuple(shp) != want_shape:
-                raise self.fail(where, f"member {member}: the header expects dtype "
-                                       f"{want_dtype} and shape {want_shape}, the member "
-                                       f"holds dtype {dtype} and shape {tuple(shp)}")
-            nbytes = math.prod(want_shape) * want_dtype.itemsize
-            available = info.file_size - fp.tell()
-            if available != nbytes:
-                raise self.fail(where, f"member {member}: expected {nbytes} bytes of data "
-                                       f"for dtype {want_dtype} and shape {want_shape}, "
-                                       f"found {available}")
-            arr = np.empty(want_shape, dtype=want_dtype, order="F" if fortran else "C")
-            if nbytes:
-                raw = arr.ravel(order="K").view(np.uint8)
-                got = fp.readinto(raw)
-                if got != nbytes:
-                    raise self.fail(where, f"member {member}: expected {nbytes} bytes, "
-                                           f"read {got}")
+        start = _stored_data_offset(self.f, info, self.fail, where)
+        f = self.f
+        f.seek(start)
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shp, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shp, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except ValueError as err:
+            raise self.fail(where, f"member {member} is not a valid .npy array: "
+                                   f"{err}") from None
+        if dtype != want_dtype or tuple(shp) != want_shape:
+            raise self.fail(where, f"member {member}: the header expects dtype "
+                                   f"{want_dtype} and shape {want_shape}, the member "
+                                   f"holds dtype {dtype} and shape {tuple(shp)}")
+        nbytes = math.prod(want_shape) * want_dtype.itemsize
+        available = start + info.file_size - f.tell()
+        if available != nbytes:
+            raise self.fail(where, f"member {member}: expected {nbytes} bytes of data "
+                                   f"for dtype {want_dtype} and shape {want_shape}, "
+                                   f"found {available}")
+        arr = np.empty(want_shape, dtype=want_dtype, order="F" if fortran else "C")
+        if nbytes:
+            raw = arr.ravel(order="K").view(np.uint8)
+            got = f.readinto(raw)
+            if got != nbytes:
+                raise self.fail(where, f"member {member}: expected {nbytes} bytes, "
+                                       f"read {got}")
         if node.get("scalar"):
             if want_shape != ():
                 raise self.fail(where, f"a scalar with shape {want_shape}")
@@ -416,38 +478,100 @@ class _Decoder:
         return arr
 
 
+def _stored_data_offset(f: Any, info: zipfile.ZipInfo, fail: Any, where: str) -> int:
+    """Where member ``info``'s bytes start in the file. Only stored (uncompressed)
+    members are accepted: handgrad never compresses, and a compressed member is how a
+    few megabytes of file become gigabytes of memory."""
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+        raise fail(where, f"member {info.filename} is compressed (zip method "
+                          f"{info.compress_type}); handgrad writes stored members only")
+    f.seek(info.header_offset)
+    local = f.read(_LOCAL_HEADER.size)
+    if len(local) != _LOCAL_HEADER.size:
+        raise fail(where, f"member {info.filename}: its local header is cut off")
+    signature, name_len, extra_len = _LOCAL_HEADER.unpack(local)
+    if signature != _ZIP_MAGIC:
+        raise fail(where, f"member {info.filename}: no local header at offset "
+                          f"{info.header_offset}")
+    start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+    f.seek(0, os.SEEK_END)
+    if start + info.file_size > f.tell() - _TRAILER_LEN:
+        raise fail(where, f"member {info.filename}: declares {info.file_size} bytes, more "
+                          f"than the file holds")
+    return start
+
+
+def _open_regular(path: Path) -> Any:
+    """Open ``path`` for reading only if it is a regular file: a FIFO would block forever,
+    a device (/dev/zero, /dev/urandom) never ends. O_NONBLOCK makes the open itself
+    return at once, so the check runs before anything waits."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+                    "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise CheckpointError(f"{path}: is {kind}; handgrad loads regular files only")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load(path: str | os.PathLike) -> Any:
     """Load what :func:`save` wrote. Raises :class:`CheckpointError` for any file that is
-    not a complete, unmodified handgrad checkpoint this version can read."""
+    not a complete, unmodified handgrad checkpoint this version can read.
+
+    Only what ``save`` writes is accepted: a regular file, stored (uncompressed)
+    members, numeric and bool arrays whose declared shape matches their byte size, a
+    header of at most :data:`MAX_HEADER_BYTES`. Each array is read straight into its
+    final buffer, so a load needs about as much memory as the arrays it returns.
+    """
     path = Path(os.fspath(path))
     if not path.exists():
         raise FileNotFoundError(f"load: no such file: {path}")
     if path.is_dir():
         raise IsADirectoryError(f"load: {path} is a folder; give the checkpoint file inside")
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         return _load_stream(f, path)
 
 
 def _load_stream(f: Any, where: Path) -> Any:
-    """Check the envelope (length, trailer, digest), then decode the zip inside."""
-    _check_envelope(f, where)
-    f.seek(0)
+    """Check the envelope (length, trailer, digest), then decode the zip inside. Every
+    failure is a CheckpointError (the file is data: nothing in it may raise anything
+    else, be it MemoryError, RuntimeError or NotImplementedError from the zip reader)."""
     try:
-        zf = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise CheckpointError(f"{where}: not a readable zip/.npz: {err}") from None
-    with zf:
-        return _load_from_zip(zf, where)
+        _check_envelope(f, where)
+        f.seek(0)
+        try:
+            zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+            raise CheckpointError(f"{where}: not a readable zip/.npz: {err}") from None
+        with zf:
+            return _load_from_zip(zf, f, where)
+    except CheckpointError:
+        raise
+    except Exception as err:
+        raise CheckpointError(f"{where}: cannot be read as a {FORMAT} file "
+                              f"({type(err).__name__}: {err})") from None
 
 
-def _load_from_zip(zf: zipfile.ZipFile, path: Path) -> Any:
+def _load_from_zip(zf: zipfile.ZipFile, f: Any, path: Path) -> Any:
     try:
-        raw = zf.read(HEADER_MEMBER)
+        info = zf.getinfo(HEADER_MEMBER)
     except KeyError:
         raise CheckpointError(f"{path}: expected a {HEADER_MEMBER!r} member (the {FORMAT} "
                               f"header), found only {zf.namelist()[:5]}") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise CheckpointError(f"{path}: cannot read the header member: {err}") from None
+    if info.file_size > MAX_HEADER_BYTES:
+        raise CheckpointError(f"{path}: the header {HEADER_MEMBER!r} declares "
+                              f"{info.file_size} bytes, more than the {MAX_HEADER_BYTES} a "
+                              f"handgrad header can have")
+    start = _stored_data_offset(
+        f, info, lambda where, msg: CheckpointError(f"{path}: {msg}"), "header")
+    f.seek(start)
+    raw = f.read(info.file_size)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
@@ -467,7 +591,7 @@ def _load_from_zip(zf: zipfile.ZipFile, path: Path) -> Any:
         )
     if "root" not in header:
         raise CheckpointError(f"{path}: the header has no 'root' entry")
-    decoder = _Decoder(zf, path)
+    decoder = _Decoder(zf, f, path)
     try:
         return decoder.decode(header["root"], "")
     except RecursionError:

@@ -110,3 +110,19 @@ def test_batcher_rejects_bad_settings():
         BPTTBatcher(np.arange(3), 4, 4)
     with pytest.raises(TypeError, match="1-D integer"):
         BPTTBatcher(np.zeros(10), 2, 4)
+
+
+def test_load_text_refuses_devices_fifos_and_huge_files(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_text(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_text("/dev/zero")
+    big = tmp_path / "big.txt"
+    big.write_text("abc" * 100)
+    with pytest.raises(ValueError, match="300 bytes, more than the limit of 299"):
+        load_text(big, max_bytes=299)
+    assert load_text(big, max_bytes=300) == "abc" * 100

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -164,19 +165,40 @@ def default_text_path() -> Path:
     return Path(str(ref))
 
 
-def load_text(path: str | os.PathLike | None = None) -> str:
+#: the largest training text ``load_text`` reads (a character model keeps the whole text
+#: in memory, as int64 ids: 8 bytes a character); use --max-chars on a prefix otherwise
+MAX_TEXT_BYTES = 256 << 20
+
+
+def load_text(path: str | os.PathLike | None = None, max_bytes: int | None = None) -> str:
     """Read a UTF-8 text file (any language; Korean included); default: the shipped
     tiny-shakespeare. A leading byte-order mark is dropped.
 
     Raises FileNotFoundError for a missing file, ValueError for a file that is not UTF-8
-    (saying where the first bad byte is) or that is empty.
+    (saying where the first bad byte is), that is empty, that is not a regular file (a
+    FIFO or a device such as /dev/zero would block or never end), or that is larger than
+    ``max_bytes`` (default :data:`MAX_TEXT_BYTES`).
     """
     p = default_text_path() if path is None else Path(path)
+    limit = MAX_TEXT_BYTES if max_bytes is None else max_bytes
     if not p.exists():
         raise FileNotFoundError(f"text: no such file: {str(p)!r}")
     if p.is_dir():
         raise IsADirectoryError(f"text: {str(p)!r} is a folder; give a UTF-8 text file")
-    raw = p.read_bytes()
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"text: {str(p)!r} is not a regular file (a FIFO, device or "
+                             f"socket); give a UTF-8 text file")
+        if st.st_size > limit:
+            raise ValueError(f"text: {str(p)!r} has {st.st_size:,} bytes, more than the "
+                             f"limit of {limit:,}; cut it first (e.g. `head -c "
+                             f"{limit} in.txt > part.txt`)")
+        os.set_blocking(fd, True)
+        raw = f.read(limit + 1)
+    if len(raw) > limit:  # grew while we read it
+        raise ValueError(f"text: {str(p)!r} has more than {limit:,} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
