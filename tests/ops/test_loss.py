@@ -367,3 +367,29 @@ def test_bce_errors():
     with pytest.raises(ValueError, match="pos_weight of shape"):
         F.binary_cross_entropy_with_logits(hg.tensor(np.zeros((3, 2))), np.zeros((3, 2)),
                                            pos_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_ignored_row_with_inf_never_touches_the_loss(fn, reduction, smoothing):
+    """PyTorch skips ignored rows: an inf or NaN there leaves the loss (and the other
+    rows' gradients) finite; the ignored row's own gradient is PyTorch's too."""
+    if fn == "nll_loss" and smoothing:
+        pytest.skip("nll has no smoothing")
+    import torch
+
+    x = np.array([[1.0, 2.0, 3.0], [np.inf, 0.0, np.nan], [0.5, 0.1, 0.2]])
+    if fn == "nll_loss":
+        x = np.array([[-1.0, -2.0, -0.5], [-np.inf, np.nan, -1.0], [-0.3, -0.1, -2.0]])
+    y = np.array([0, -100, 2])
+    kw = {"label_smoothing": smoothing} if smoothing else {}
+    a = hg.tensor(x, requires_grad=True)
+    loss = getattr(hg.nn.functional, fn)(a, y, reduction=reduction, **kw)
+    (loss.sum() if reduction == "none" else loss).backward()
+    t = torch.tensor(x, requires_grad=True)
+    lt = getattr(torch.nn.functional, fn)(t, torch.tensor(y), reduction=reduction, **kw)
+    (lt.sum() if reduction == "none" else lt).backward()
+    np.testing.assert_allclose(loss.data, lt.detach().numpy(), rtol=1e-12)
+    assert np.isfinite(loss.data).all()
+    np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-12, equal_nan=True)

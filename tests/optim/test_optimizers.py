@@ -416,3 +416,25 @@ def test_zero_dim_parameters(name, kwargs):
     th_opt.step()
     assert fresh.data == p.data
     assert_close(fresh.data, t, np.float64)
+
+
+def test_adagrad_initial_accumulator_is_the_constructors_as_in_torch():
+    """PyTorch 2.13 starts every accumulator at the constructor's value: a per-group
+    initial_accumulator_value, and a group added later, get the constructor's."""
+    ta, tb = (torch.nn.Parameter(torch.ones(2, dtype=torch.float64)) for _ in range(2))
+    topt = torch.optim.Adagrad([{"params": [ta], "initial_accumulator_value": 5.0}],
+                               lr=0.1, initial_accumulator_value=1.0)
+    topt.add_param_group({"params": [tb], "initial_accumulator_value": 3.0})
+    ha, hb = (Parameter(np.ones(2)) for _ in range(2))
+    hopt = optim.Adagrad([{"params": [ha], "initial_accumulator_value": 5.0}],
+                            lr=0.1, initial_accumulator_value=1.0)
+    hopt.add_param_group({"params": [hb], "initial_accumulator_value": 3.0})
+    for _ in range(3):
+        (ta.sum() * 2 + (tb * tb).sum()).backward()
+        topt.step()
+        topt.zero_grad()
+        ((ha.sum() * 2) + (hb * hb).sum()).backward()
+        hopt.step()
+        hopt.zero_grad()
+    np.testing.assert_allclose(ha.data, ta.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(hb.data, tb.detach().numpy(), rtol=1e-14)

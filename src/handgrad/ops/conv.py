@@ -453,6 +453,11 @@ class Conv2d(Function):
         ctx.unbatched = unbatched
         ctx.has_bias = b is not None
         ctx.keep = keep
+        # the GEMM layout's garbage columns hold input pixels that dY (0 there) multiplies
+        # in dW: with an inf/NaN input that is 0 * inf = NaN where PyTorch has a finite
+        # weight gradient, so then the backward zeroes those columns (one pass over x,
+        # only when dW is needed)
+        ctx.finite = not need_w or bool(np.isfinite(x).all())
         # dW needs the columns (or the padded input to recompute them); dX the weight
         ctx.save_for_backward((store if keep else buf) if need_w else None, w)
         return out[0] if unbatched else out
@@ -496,6 +501,10 @@ class Conv2d(Function):
                     cols = buf[:, :, n0:n0 + nc].reshape(G, -1, nc * T)
                 else:
                     cols = _im2col(buf, g, n0, nc, store).reshape(G, -1, nc * T)
+                if not ctx.finite and g.Wq > g.OW:
+                    if ctx.keep:  # the kept columns are read again by later calls: copy
+                        cols = cols.copy()
+                    cols.reshape(-1, nc, g.OH, g.Wq)[..., g.OW:] = 0
                 if G == 1:
                     np.matmul(cols[0], dys[0].T, out=part[0])
                 else:
@@ -894,8 +903,15 @@ class AdaptiveAvgPool2d(Function):
                              f"{output_size!r}")
         ah = _adaptive_matrix(x.shape[2], oh, x.dtype)
         aw = _adaptive_matrix(x.shape[3], ow, x.dtype)
-        out = ah @ (x @ aw.T)
         ctx.mats, ctx.unbatched = (ah, aw), unbatched
+        if not np.isfinite(x).all():
+            # the averaging matrices multiply every pixel, 0 * inf = NaN in windows the
+            # inf is not in: then average window by window, as the definition reads
+            from handgrad.ops.reference.pooling import adaptive_avg_pool2d_forward as ref
+
+            out = ref(x, (oh, ow))[0]
+        else:
+            out = ah @ (x @ aw.T)
         return out[0] if unbatched else out
 
     @staticmethod
@@ -903,7 +919,15 @@ class AdaptiveAvgPool2d(Function):
         ah, aw = ctx.mats
         if ctx.unbatched:
             dy = dy[None]
-        dx = ah.T @ (dy @ aw)
+        if not np.isfinite(dy).all():  # as in the forward: no 0 * inf from the matrices
+            from handgrad.ops.reference.pooling import AdaptiveAvgPool2dCache
+            from handgrad.ops.reference.pooling import adaptive_avg_pool2d_backward as ref
+
+            N, C = dy.shape[:2]
+            dx = ref(dy, AdaptiveAvgPool2dCache((N, C, ah.shape[1], aw.shape[1]),
+                                                (ah.shape[0], aw.shape[0]), False))
+        else:
+            dx = ah.T @ (dy @ aw)
         return dx[0] if ctx.unbatched else dx
 
 

@@ -254,15 +254,19 @@ class CrossEntropy(Function):
         m, n_classes = z.shape
         w = _check_weight(weight, n_classes, x.dtype, fn)
         valid, safe_t = _valid_targets(t, n_classes, ignore_index, fn)
-        logp, p = stable_log_softmax(z, 1)
+        with np.errstate(invalid="ignore"):  # a row of inf gives NaN, as in PyTorch
+            logp, p = stable_log_softmax(z, 1)
         rows = np.arange(m)
         wy = (valid if w is None else w[safe_t] * valid).astype(x.dtype)
         eps = x.dtype.type(label_smoothing)
-        loss = -logp[rows, safe_t] * wy
+        # an ignored row never touches the result, even if it holds inf/NaN (0 * inf
+        # would be NaN): PyTorch skips it
+        with np.errstate(invalid="ignore"):
+            loss = np.where(valid, -logp[rows, safe_t] * wy, 0).astype(x.dtype, copy=False)
         if eps:
             loss *= 1 - eps
             smooth = -(logp.sum(axis=1) if w is None else logp @ w)
-            loss += (eps / n_classes) * smooth * valid
+            loss += (eps / n_classes) * np.where(valid, smooth, 0)
         denom = wy.sum()
         ctx.save_for_backward(p, safe_t, wy, valid, w)
         ctx.meta = (x.shape, reduction, denom, eps)
@@ -326,7 +330,9 @@ class NLLLoss(Function):
         w = _check_weight(weight, n_classes, x.dtype, fn)
         valid, safe_t = _valid_targets(t, n_classes, ignore_index, fn)
         wy = (valid if w is None else w[safe_t] * valid).astype(x.dtype)
-        loss = -a[np.arange(m), safe_t] * wy
+        with np.errstate(invalid="ignore"):  # ignored rows never touch the result
+            loss = np.where(valid, -a[np.arange(m), safe_t] * wy, 0).astype(x.dtype,
+                                                                        copy=False)
         denom = wy.sum()
         ctx.save_for_backward(safe_t, wy)
         ctx.meta = (x.shape, x.dtype, n_classes, reduction, denom)

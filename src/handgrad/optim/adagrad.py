@@ -33,14 +33,17 @@ class Adagrad(Optimizer):
                         maximize=bool(maximize))
         super().__init__(params, defaults)
         # As torch: the accumulator exists from construction (so a state dict saved before
-        # the first step already holds it).
+        # the first step already holds it), and it starts at the *constructor's*
+        # initial_accumulator_value for every group, also one added later: PyTorch 2.13
+        # ignores a per-group value (kept in the group, never used), and so do we.
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[id(p)] = {
                     "step": 0,
                     # a 0-d parameter is updated through a (1,) view (Optimizer.step)
                     "sum": np.full(p.data.shape or (1,),
-                                   float(group["initial_accumulator_value"]), p.data.dtype),
+                                   float(self.defaults["initial_accumulator_value"]),
+                                   p.data.dtype),
                 }
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -52,7 +55,7 @@ class Adagrad(Optimizer):
                 group: dict[str, Any]) -> None:
         if not state:  # a group added after construction
             state["step"] = 0
-            state["sum"] = np.full_like(p, float(group["initial_accumulator_value"]))
+            state["sum"] = np.full_like(p, float(self.defaults["initial_accumulator_value"]))
         state["step"] += 1
         t = state["step"]
         g = -grad if group["maximize"] else grad

@@ -211,9 +211,6 @@ def test_nan_and_inf_propagate_as_in_torch(stride, rng):
     assert_all_same((out, grads[0]), (fast_out, fast_dx), ["out", "dx"])
 
 
-@pytest.mark.xfail(strict=True, reason="the fast conv2d's dW multiplies the 'garbage' columns "
-                   "of its phase layout (dY = 0 there) with the input, so an inf pixel gives "
-                   "0 * inf = NaN in weights that PyTorch (and the reference) keep finite")
 def test_inf_input_fast_dw_door():
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 3, 3] = np.inf
@@ -222,3 +219,23 @@ def test_inf_input_fast_dw_door():
         _, dy, (_, dw, _) = _reference(x, w, None)
         _, cache = ops.conv2d_forward(x, w)
         assert_all_same((dw,), (ops.conv2d_backward(dy, cache)[1],), ["dw"])
+
+
+@pytest.mark.parametrize("stride, padding, keep", [(1, 0, True), (2, 1, True), (1, 1, False)])
+def test_inf_and_nan_input_fast_dw_door_strides(stride, padding, keep, monkeypatch):
+    """The garbage columns are zeroed for dW whatever the layout (kept or recomputed
+    columns, stride 2's phases), and the kept columns are not changed for later use."""
+    from handgrad.ops import conv as fast
+
+    if not keep:
+        monkeypatch.setattr(fast, "_KEEP_COLS_BYTES", 0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 2, 6, 7))
+    x[0, 1, 5, 6] = np.inf
+    x[1, 0, 2, 6] = np.nan
+    w = rng.standard_normal((3, 2, 3, 3))
+    with np.errstate(invalid="ignore"):
+        _, dy, (_, dw, _) = _reference(x, w, None, stride=stride, padding=padding)
+        _, cache = ops.conv2d_forward(x, w, stride=stride, padding=padding)
+        assert_all_same((dw,), (ops.conv2d_backward(dy, cache)[1],), ["dw"])
+        assert_all_same((dw,), (ops.conv2d_backward(dy, cache)[1],), ["dw again"])

@@ -201,12 +201,20 @@ def test_nan_and_inf_as_in_torch(name, kw, rng):
         _check(name, _with_nan_and_inf(rng), fast=name == "avg_pool2d", **kw)
 
 
-@pytest.mark.xfail(strict=True, reason="the fast adaptive_avg_pool2d is a product of averaging "
-                   "matrices, so one inf input gives 0 * inf = NaN in every other window; "
-                   "PyTorch (and the reference) keep those windows finite")
 def test_inf_input_fast_adaptive_avg_pool2d_door():
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 0, 0] = np.inf
     with np.errstate(invalid="ignore"):
         assert_same(ref.adaptive_avg_pool2d_forward(x, 2)[0],
                     ops.adaptive_avg_pool2d_forward(x, 2)[0], "out")
+
+
+def test_inf_dout_fast_adaptive_avg_pool2d_backward_door():
+    x = np.zeros((1, 2, 5, 4))
+    dy = np.zeros((1, 2, 3, 2))
+    dy[0, 1, 0, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        _, cache = ref.adaptive_avg_pool2d_forward(x, (3, 2))
+        _, fcache = ops.adaptive_avg_pool2d_forward(x, (3, 2))
+        assert_same(ref.adaptive_avg_pool2d_backward(dy, cache),
+                    ops.adaptive_avg_pool2d_backward(dy, fcache), "dx")
