@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
+
 from handgrad import ops  # noqa: F401  (installs the Tensor operators)
 from handgrad.creation import (
     arange,
@@ -51,16 +53,36 @@ __all__ = [
 
 def cat(tensors: list[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim (torch.cat)."""
+    _check_sequence(tensors, "cat")
     return ops.Concat.apply(*tensors, dim=dim)
 
 
 def stack(tensors: list[Tensor], dim: int = 0) -> Tensor:
     """Stack same-shaped tensors along a new dim (torch.stack)."""
+    _check_sequence(tensors, "stack")
     return ops.Stack.apply(*tensors, dim=dim)
 
 
+def _check_sequence(tensors: Any, fn: str) -> None:
+    if not isinstance(tensors, list | tuple):
+        raise TypeError(f"{fn}: tensors must be a list or tuple of tensors, got "
+                        f"{type(tensors).__name__}")
+
+
 def where(condition: Any, x: Any, y: Any) -> Tensor:
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    """x where condition, else y (torch.where); the three shapes broadcast together."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a boolean tensor (e.g. x > 0), got "
+                        f"dtype {cond.dtype} with shape {cond.shape}")
+    shapes = [cond.shape] + [np.shape(v.data if isinstance(v, Tensor) else v) for v in (x, y)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"where: condition, x and y have shapes {shapes[0]}, {shapes[1]} "
+                         f"and {shapes[2]}, which cannot be broadcast together. Rule: align "
+                         f"the shapes from the right; each set of sizes must be equal or "
+                         f"1") from None
     return ops.Where.apply(cond, x, y)
 
 

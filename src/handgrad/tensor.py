@@ -264,7 +264,12 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         from handgrad.ops import elementwise as _ew
 
-        return _ew.Cast.apply(self, dtype=np.dtype(dtype))
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"astype: dtype {dtype!r} is not a NumPy dtype; use e.g. "
+                            f"np.float32, np.float64, np.int64 or 'float32'") from None
+        return _ew.Cast.apply(self, dtype=dt)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)

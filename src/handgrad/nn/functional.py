@@ -21,8 +21,29 @@ def _check_float(x: Any, name: str, fn: str) -> None:
                         f"(shape {x.shape}); convert it with .float() or .double()")
 
 
+def _tensor_arg(x: Any, name: str, fn: str, optional: bool = False) -> None:
+    """A Tensor (or an np.ndarray) is required: a list would fail deep inside NumPy."""
+    import numpy as np
+
+    if optional and x is None:
+        return
+    if not isinstance(x, Tensor | np.ndarray):
+        raise TypeError(f"{fn}: {name} must be a Tensor (or np.ndarray), got "
+                        f"{type(x).__name__}; wrap it with handgrad.tensor(...)")
+
+
+def _real_arg(x: Any, name: str, fn: str) -> None:
+    import numbers
+
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be a real number, got {type(x).__name__} {x!r}")
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """y = x W^T + b with W of shape (out_features, in_features). See ops.linalg.Linear."""
+    _tensor_arg(input, "input", "linear")
+    _tensor_arg(weight, "weight", "linear")
+    _tensor_arg(bias, "bias", "linear", optional=True)
     _check_float(input, "input", "linear")
     return ops.Linear.apply(input, weight, bias)
 
@@ -32,6 +53,7 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    _real_arg(negative_slope, "negative_slope", "leaky_relu")
     return ops.LeakyReLU.apply(input, negative_slope=negative_slope)
 
 
@@ -98,6 +120,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     (N, d1, ...) or (). See ops.loss.CrossEntropy for the formula with weight,
     ignore_index and label_smoothing.
     """
+    _tensor_arg(input, "input", "cross_entropy")
     return ops.loss.CrossEntropy.apply(input, _plain(target), weight=_plain(weight),
                                        ignore_index=ignore_index, reduction=reduction,
                                        label_smoothing=label_smoothing)
@@ -106,17 +129,20 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
              reduction: str = "mean") -> Tensor:
     """-w_y * input[y] for log-probabilities (e.g. log_softmax output). See ops.loss.NLLLoss."""
+    _tensor_arg(input, "input", "nll_loss")
     return ops.loss.NLLLoss.apply(input, _plain(target), weight=_plain(weight),
                                   ignore_index=ignore_index, reduction=reduction)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """(input - target)^2, averaged by default. Shapes must be equal (see ops.loss.MSELoss)."""
+    _tensor_arg(input, "input", "mse_loss")
     return ops.loss.MSELoss.apply(input, target, reduction=reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """|input - target|, averaged by default. See ops.loss.L1Loss."""
+    _tensor_arg(input, "input", "l1_loss")
     return ops.loss.L1Loss.apply(input, target, reduction=reduction)
 
 

@@ -86,6 +86,14 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     X (``float(n)`` or ``n.item()``).
     A non-finite N raises RuntimeError if ``error_if_nonfinite``.
     """
+    import numbers
+
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
+        raise TypeError(f"clip_grad_norm_: max_norm must be a number, got "
+                        f"{type(max_norm).__name__} {max_norm!r}")
+    if not max_norm >= 0:  # (PyTorch accepts a negative one and flips every gradient)
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0 (the largest allowed "
+                         f"gradient norm), got {max_norm}")
     params = [p for p in _as_list(parameters) if p.grad is not None]
     total = get_total_norm([p.grad for p in params], norm_type, error_if_nonfinite)
     if not params:

@@ -199,6 +199,10 @@ def _geometry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, p
     N, C, H, W = x_shape
     O, Cg, KH, KW = w_shape
     G = int(groups)
+    if C == 0 or O == 0:
+        raise ValueError(f"conv2d: input shape {x_shape} and weight shape {w_shape}: a "
+                         f"convolution needs at least one input and one output channel "
+                         f"(in_channels = {C}, out_channels = {O})")
     if C % G:
         raise ValueError(f"conv2d: in_channels = {C} (input shape {x_shape}) is not divisible "
                          f"by groups = {G}; each group must get C/groups channels")

@@ -327,6 +327,12 @@ class Clamp(Function):
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, min: Any = None, max: Any = None) -> np.ndarray:  # noqa: A002
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        for name, v in (("min", min), ("max", max)):
+            if v is not None and not isinstance(v, int | float | np.number | np.ndarray):
+                raise TypeError(f"clamp: {name} must be a number, got {type(v).__name__} "
+                                f"{v!r}")
         inside = np.ones(x.shape, dtype=bool)
         if min is not None:
             inside &= x >= min
