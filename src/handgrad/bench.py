@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from handgrad import runtime
+from handgrad import cli_args, runtime
 
 Timed = Callable[[], Any]
 
@@ -666,7 +666,8 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--only", metavar="TEXT",
                         help="run only workloads whose name contains TEXT (or a group: "
                              "ceiling, conv, pool, norm, recurrent, end-to-end)")
-    parser.add_argument("--repeats", type=int, default=15, help="timed repeats (default 15)")
+    parser.add_argument("--repeats", type=cli_args.positive_int, default=15,
+                        help="timed repeats (default 15)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS runs")
 
 

@@ -70,6 +70,15 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _group_usage(group: str) -> str:
+    lines = [f"usage: handgrad {group} SUBCOMMAND [options]   (handgrad {group} SUBCOMMAND "
+             f"--help for its options)", "", f"{group} subcommands:"]
+    for words, _, text in COMMANDS:
+        if words[0] == group and len(words) > 1:
+            lines.append(f"  {words[1]:<14} {text}")
+    return "\n".join(lines)
+
+
 def _find_command(argv: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
     for words, module, _ in COMMANDS:
         if tuple(argv[: len(words)]) == words:
@@ -88,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"handgrad {__version__}")
         return 0
     found = _find_command(argv)
+    groups = {w[0] for w, _, _ in COMMANDS if len(w) > 1}
+    if found is None and argv[0] in groups and (len(argv) == 1 or argv[1] in
+                                                 ("-h", "--help", "help")):
+        # `handgrad train` / `handgrad train --help`: the group's subcommands
+        asked = len(argv) > 1
+        print(_group_usage(argv[0]), file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     if found is None:
         groups = sorted({w[0] for w, _, _ in COMMANDS if len(w) > 1})
         hint = ""
@@ -113,6 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(module.main(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (`handgrad sample ... | head`): stop quietly, as a Unix
+        # tool killed by SIGPIPE would (status 128 + 13); point stdout at /dev/null so
+        # the interpreter's final flush does not complain again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("handgrad: interrupted", file=sys.stderr)
         return 130

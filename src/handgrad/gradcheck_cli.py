@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from handgrad import cli_args
+
 __all__ = ["add_arguments", "main", "load_file", "resolve_pair", "parse_shapes"]
 
 
@@ -56,12 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shapes", default=None,
                         help="input shapes, comma-separated, dims joined by x: 4x3,3x5 "
                              "(a scalar input: '()'). Default: NAME_inputs() in the file")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=cli_args.nonnegative_int, default=0,
                         help="seed for random inputs and the upstream gradient (default 0)")
-    parser.add_argument("--eps", type=float, default=1e-6,
+    parser.add_argument("--eps", type=cli_args.positive_float, default=1e-6,
                         help="step h of the central difference (default 1e-6)")
-    parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
-    parser.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (1e-3)")
+    parser.add_argument("--atol", type=cli_args.nonnegative_float, default=1e-5,
+                        help="absolute tolerance (1e-5)")
+    parser.add_argument("--rtol", type=cli_args.nonnegative_float, default=1e-3,
+                        help="relative tolerance (1e-3)")
     parser.add_argument("--time-dim", type=int, default=None,
                         help="time axis of the first input (e.g. 0 for (T, N, D)): report "
                              "the error time step by time step")

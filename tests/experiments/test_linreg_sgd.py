@@ -333,6 +333,7 @@ def test_cli_subprocess(tmp_path):
 def test_cli_bad_option_is_one_line(capsys):
     from handgrad import cli
 
-    assert cli.main(["experiment", "linreg", "--batch-size", "0"]) == 1
+    assert cli.main(["experiment", "linreg", "--batch-size", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["handgrad: error: --batch-size must be a positive integer, got 0"]
+    assert err == ["handgrad experiment linreg: error: argument --batch-size: must be a "
+                   "positive integer, got '0' (see 'handgrad experiment linreg --help')"]

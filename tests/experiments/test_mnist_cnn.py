@@ -207,8 +207,8 @@ def test_bad_options_exit_2(argv, msg, capsys):
 
 
 def test_bad_lr_and_missing_resume_and_data(tmp_path, capsys):
-    assert cli_main(["train", "mnist", "--lr", "-1", "--out", str(tmp_path / "a")]) == 1
-    assert "--lr must be a positive number" in capsys.readouterr().err
+    assert cli_main(["train", "mnist", "--lr", "-1", "--out", str(tmp_path / "a")]) == 2
+    assert "--lr: must be a positive finite number" in capsys.readouterr().err
     assert cli_main(["train", "mnist", "--resume", str(tmp_path / "nothing")]) == 1
     assert "no checkpoint.npz" in capsys.readouterr().err
     assert cli_main(["train", "mnist", "--data", str(tmp_path / "nodata"),

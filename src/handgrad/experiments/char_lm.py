@@ -48,6 +48,7 @@ uninterrupted one. ``model.npz`` holds the weights, the vocabulary and the setti
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 import time
@@ -57,7 +58,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
-from handgrad import nn, runtime
+from handgrad import cli_args, nn, runtime
 from handgrad.data.text import BPTTBatcher, CharVocab, load_text, split_text
 from handgrad.experiments._common import (
     make_out_dir,
@@ -72,6 +73,7 @@ from handgrad.experiments.guard import (
     check_before_checkpoint,
     check_parameters,
     optimizer_step,
+    refuse_nonfinite_model,
 )
 from handgrad.nn import functional as F
 from handgrad.random import get_rng_state, manual_seed, set_rng_state
@@ -287,6 +289,7 @@ def load_model(path: str | Path) -> tuple[CharModel, CharVocab, dict[str, Any]]:
     settings = obj["settings"]
     model = build_model(settings, vocab.size)
     model.load_state_dict(obj["state_dict"] if "state_dict" in obj else obj["model"])
+    refuse_nonfinite_model(model, f"MODEL {str(p)!r}")
     model.eval()
     return model, vocab, settings
 
@@ -310,10 +313,13 @@ def _check_config(cfg: dict[str, Any]) -> None:
             raise ValueError(f"--{key.replace('_', '-')} must be a positive integer, got {v!r}")
     if cfg["cell"] not in ("rnn", "gru", "lstm"):
         raise ValueError(f"--cell must be one of rnn, gru, lstm, got {cfg['cell']!r}")
-    if not cfg["lr"] > 0:
-        raise ValueError(f"--lr must be > 0, got {cfg['lr']}")
-    if not cfg["lr_min"] >= 0:
-        raise ValueError(f"--lr-min must be >= 0, got {cfg['lr_min']}")
+    if not (isinstance(cfg["lr"], int | float) and math.isfinite(cfg["lr"]) and cfg["lr"] > 0):
+        raise ValueError(f"--lr must be a positive finite number, got {cfg['lr']}")
+    if not (isinstance(cfg["lr_min"], int | float) and 0 <= cfg["lr_min"] < math.inf):
+        raise ValueError(f"--lr-min must be a finite number >= 0, got {cfg['lr_min']}")
+    if cfg["lr_min"] > cfg["lr"]:
+        raise ValueError(f"--lr-min {cfg['lr_min']} is above --lr {cfg['lr']}: the cosine "
+                         f"schedule decays from --lr down to --lr-min")
     if not cfg["clip"] >= 0:
         raise ValueError(f"--clip must be >= 0 (a maximum gradient norm; 0: no clipping), "
                          f"got {cfg['clip']}")
@@ -327,12 +333,12 @@ def _check_config(cfg: dict[str, Any]) -> None:
 
 def _save_checkpoint(out_dir: Path, model: CharModel, opt: Any, vocab: CharVocab,
                      settings: dict[str, Any], pos: dict[str, int], state: Any,
-                     history: dict[str, Any]) -> None:
+                     history: dict[str, Any], text_sha256: str | None = None) -> None:
     hg.save({
         "format": MODEL_FORMAT + "-checkpoint", "version": 1,
         "model": model.state_dict(), "optimizer": opt.state_dict(),
         "rng": get_rng_state(), "position": pos, "carried_state": state_arrays(state),
-        "vocab": vocab.to_dict(), "settings": settings,
+        "vocab": vocab.to_dict(), "settings": settings, "text_sha256": text_sha256,
         "history": {"step_loss": np.asarray(history["step_loss"], dtype=np.float64),
                     "eval_steps": list(history["eval_steps"]),
                     "eval_bpc": list(history["eval_bpc"]),
@@ -383,6 +389,10 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
         out_dir = make_out_dir(rdir, "charlm")
     else:
         out_dir = make_out_dir(out if out is not None else cfg.get("out"), "charlm")
+    text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if ckpt is not None and ckpt.get("text_sha256") not in (None, text_sha256):
+        raise ValueError("--resume: the training text differs from the text the run started "
+                         "with (was the --text file changed?); start a new run instead")
     if ckpt is not None and CharVocab.from_dict(ckpt["vocab"]) != vocab:
         raise ValueError("--resume: the text's vocabulary differs from the checkpoint's; "
                          "was the text file changed?")
@@ -479,7 +489,8 @@ def _run(config: dict[str, Any] | None, resume: str | Path | None,
         if (ckpt_every and pos["step"] % ckpt_every == 0) or last:
             history["seconds"] = seconds_before + time.perf_counter() - t_train
             check_before_checkpoint(model, opt, f"before the checkpoint at step {pos['step']}")
-            _save_checkpoint(out_dir, model, opt, vocab, settings, pos, state, history)
+            _save_checkpoint(out_dir, model, opt, vocab, settings, pos, state, history,
+                             text_sha256)
     if hasattr(bar, "close"):
         bar.close()
     history["seconds"] = seconds_before + time.perf_counter() - t_train
@@ -561,36 +572,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     parser.add_argument("--cell", choices=("rnn", "gru", "lstm"), default=None,
                         help=f"recurrent cell (default {d['cell']})")
-    parser.add_argument("--layers", type=int, default=None,
+    parser.add_argument("--layers", type=cli_args.positive_int, default=None,
                         help=f"stacked recurrent layers (default {d['layers']})")
-    parser.add_argument("--hidden", type=int, default=None,
+    parser.add_argument("--hidden", type=cli_args.positive_int, default=None,
                         help=f"hidden size (default {d['hidden']})")
-    parser.add_argument("--embed", type=int, default=None,
+    parser.add_argument("--embed", type=cli_args.positive_int, default=None,
                         help=f"embedding size (default {d['embed']})")
-    parser.add_argument("--seq-len", type=int, default=None,
+    parser.add_argument("--seq-len", type=cli_args.positive_int, default=None,
                         help=f"truncated-BPTT length (default {d['seq_len']})")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=cli_args.positive_int, default=None,
                         help=f"parallel streams (default {d['batch_size']})")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=cli_args.positive_float, default=None,
                         help=f"Adam learning rate (default {d['lr']})")
-    parser.add_argument("--lr-min", type=float, default=None,
+    parser.add_argument("--lr-min", type=cli_args.nonnegative_float, default=None,
                         help=f"learning rate at the last step, cosine decay "
                              f"(default {d['lr_min']})")
-    parser.add_argument("--clip", type=float, default=None,
+    parser.add_argument("--clip", type=cli_args.nonnegative_float, default=None,
                         help=f"max gradient norm, 0 for none (default {d['clip']})")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--steps", type=int, default=None,
+    group.add_argument("--steps", type=cli_args.positive_int, default=None,
                        help=f"training steps (default {d['steps']})")
-    group.add_argument("--epochs", type=int, default=None,
+    group.add_argument("--epochs", type=cli_args.positive_int, default=None,
                        help="train for whole passes over the training text instead")
     parser.add_argument("--text", default=None,
                         help="a UTF-8 text file (default: the shipped tiny-shakespeare)")
-    parser.add_argument("--max-chars", type=int, default=None,
+    parser.add_argument("--max-chars", type=cli_args.positive_int, default=None,
                         help="use only the first N characters of the text")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    parser.add_argument("--eval-every", type=int, default=None,
+    parser.add_argument("--seed", type=cli_args.nonnegative_int, default=None,
+                        help="random seed (default 0)")
+    parser.add_argument("--eval-every", type=cli_args.nonnegative_int, default=None,
                         help=f"held-out evaluation every N steps (default {d['eval_every']})")
-    parser.add_argument("--checkpoint-every", type=int, default=None,
+    parser.add_argument("--checkpoint-every", type=cli_args.nonnegative_int, default=None,
                         help=f"checkpoint every N steps (default {d['checkpoint_every']}; "
                              f"always at the end)")
     runtime.add_threads_argument(parser)

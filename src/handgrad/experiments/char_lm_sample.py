@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
+from handgrad import cli_args
 from handgrad.data.text import CharVocab
 from handgrad.experiments.char_lm import CharModel, _log_probs, load_model, sample_text
 
@@ -82,12 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prime", default=None,
                         help='text to start from (default "ROMEO:" if the model knows those '
                              'characters, else its first vocabulary letter)')
-    parser.add_argument("--temperature", type=float, default=0.8,
+    parser.add_argument("--temperature", type=cli_args.positive_float, default=0.8,
                         help="softmax temperature (default 0.8)")
-    parser.add_argument("--length", type=int, default=500,
+    parser.add_argument("--length", type=cli_args.nonnegative_int, default=500,
                         help="characters to generate (default 500)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--beam", type=int, default=None, metavar="K",
+    parser.add_argument("--seed", type=cli_args.nonnegative_int, default=0,
+                        help="random seed (default 0)")
+    parser.add_argument("--beam", type=cli_args.positive_int, default=None, metavar="K",
                         help="beam search with K beams instead of sampling")
 
 

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from handgrad import cli_args
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -519,11 +520,11 @@ def _print_summary(m: dict[str, Any]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default runs/count-ones-*)")
-    parser.add_argument("--iterations", type=int, default=DEFAULTS["iterations"],
+    parser.add_argument("--iterations", type=cli_args.positive_int, default=DEFAULTS["iterations"],
                         help="training iterations per method (default 500)")
-    parser.add_argument("--sgd-lr", type=float, default=DEFAULTS["sgd_lr"],
+    parser.add_argument("--sgd-lr", type=cli_args.positive_float, default=DEFAULTS["sgd_lr"],
                         help="learning rate of plain and clipped SGD (default 0.02)")
-    parser.add_argument("--clip", type=float, default=DEFAULTS["clip_max_norm"],
+    parser.add_argument("--clip", type=cli_args.positive_float, default=DEFAULTS["clip_max_norm"],
                         help="max gradient norm for clipped SGD (default 1)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer iterations and a coarse loss surface (for tests)")

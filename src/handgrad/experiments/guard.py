@@ -69,6 +69,15 @@ def check_parameters(model: Any, when: str) -> None:
         raise TrainingDivergedError(f"parameter {bad} holds NaN or Inf {when}")
 
 
+def refuse_nonfinite_model(model: Any, path: Any) -> None:
+    """A model file whose weights hold NaN/Inf gives NaN predictions, samples and scores
+    that look like results: ValueError naming the file and the first bad parameter."""
+    bad = first_nonfinite(named_parameters(model))
+    if bad is not None:
+        raise ValueError(f"{path}: parameter {bad} holds NaN or Inf; the model is not "
+                         f"usable (was it saved from a run that diverged?)")
+
+
 def optimizer_step(optimizer: Any, when: str) -> None:
     """``optimizer.step()``, stopping the run when its arithmetic overflows (a squared
     gradient above float32's 3.4e38 makes Adam's second moment inf: the weights may stay

@@ -70,6 +70,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
+from handgrad import cli_args
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -717,15 +718,16 @@ def _print_summary(m: dict[str, Any]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default runs/linreg-*)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+    parser.add_argument("--seed", type=cli_args.nonnegative_int, default=DEFAULTS["seed"],
                         help="random seed (default 15: a sample with mean(x) near 0)")
-    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+    parser.add_argument("--lr", type=cli_args.positive_float, default=DEFAULTS["lr"],
                         help="learning rate of the linear regression (default 1e-2)")
-    parser.add_argument("--iterations", type=int, default=DEFAULTS["gd_iterations"],
+    parser.add_argument("--iterations", type=cli_args.positive_int,
+                        default=DEFAULTS["gd_iterations"],
                         help="full-batch GD iterations (default 600)")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["sgd_epochs"],
+    parser.add_argument("--epochs", type=cli_args.positive_int, default=DEFAULTS["sgd_epochs"],
                         help="mini-batch SGD epochs (default 6)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+    parser.add_argument("--batch-size", type=cli_args.positive_int, default=DEFAULTS["batch_size"],
                         help="mini-batch size (default 10)")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
 

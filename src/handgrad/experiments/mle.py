@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
+from handgrad import cli_args
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -277,11 +278,11 @@ def _print_summary(m: dict[str, Any]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default runs/mle-*)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+    parser.add_argument("--seed", type=cli_args.nonnegative_int, default=DEFAULTS["seed"],
                         help="random seed (default 0)")
-    parser.add_argument("--n", type=int, default=DEFAULTS["n"],
+    parser.add_argument("--n", type=cli_args.positive_int, default=DEFAULTS["n"],
                         help="sample size (default 500)")
-    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+    parser.add_argument("--lr", type=cli_args.positive_float, default=DEFAULTS["lr"],
                         help="gradient-ascent learning rate (default 0.5)")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
 

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
-from handgrad import runtime
+from handgrad import cli_args, runtime
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -66,6 +66,7 @@ from handgrad.experiments.guard import (
     check_before_checkpoint,
     check_parameters,
     optimizer_step,
+    refuse_nonfinite_model,
 )
 
 __all__ = ["MnistCNN", "DEFAULTS", "run", "main", "add_arguments", "build_model",
@@ -160,6 +161,7 @@ def load_model(path: str | os.PathLike) -> tuple[MnistCNN, dict[str, Any]]:
                          f"'handgrad train mnist'")
     model = build_model(obj["arch"])
     model.load_state_dict(obj["model"])
+    refuse_nonfinite_model(model, path)
     model.eval()
     return model, obj
 
@@ -264,6 +266,17 @@ def _json_config(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _digest(*arrays: np.ndarray) -> str:
+    """SHA-256 of the arrays' shapes, dtypes and bytes (the data set's fingerprint)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def _save_checkpoint(out: Path, model: Any, opt: Any, loader: Any, st: dict[str, Any],
                      cfg: dict[str, Any]) -> None:
     # a checkpoint is never written with NaN/Inf in it: the one on disk stays the last good
@@ -276,6 +289,7 @@ def _save_checkpoint(out: Path, model: Any, opt: Any, loader: Any, st: dict[str,
         "rng": hg.random.get_rng_state(),
         "loader": loader.state_dict(),
         "progress": st,
+        "data_sha256": cfg.get("data_sha256"),
     }, out / CHECKPOINT)
 
 
@@ -366,6 +380,13 @@ def _run(config: dict[str, Any] | None, resume: str | os.PathLike | None,
         x_train, y_train = x_train[: cfg["limit"]], y_train[: cfg["limit"]]
     if cfg["test_limit"] is not None:
         x_test, y_test = x_test[: cfg["test_limit"]], y_test[: cfg["test_limit"]]
+    # the data a run trains on is part of what makes it that run: a resumed run refuses
+    # another data set (a changed --data folder) instead of silently mixing the two
+    cfg["data_sha256"] = _digest(x_train, y_train, x_test, y_test)
+    if ckpt is not None and ckpt.get("data_sha256") not in (None, cfg["data_sha256"]):
+        raise ValueError(f"--resume {resume}: the training data differs from the data the "
+                         f"run started with (was the --data folder changed?); start a new "
+                         f"run instead")
     if x_train.shape[-1] != cfg["arch"]["image_size"]:
         cfg["arch"]["image_size"] = int(x_train.shape[-1])
 
@@ -648,39 +669,29 @@ def _plots(out: Path, model: MnistCNN, hist: list[dict[str, Any]], step_loss: li
 # ------------------------------------------------------------------------------------
 # the command
 # ------------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
-    parser.add_argument("--epochs", type=_positive_int, default=d["epochs"],
+    parser.add_argument("--epochs", type=cli_args.positive_int, default=d["epochs"],
                         help=f"passes over the training digits (default {d['epochs']})")
-    parser.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
+    parser.add_argument("--batch-size", type=cli_args.positive_int, default=d["batch_size"],
                         help=f"digits per step (default {d['batch_size']})")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=cli_args.positive_float, default=None,
                         help=f"peak learning rate, cosine-decayed (default "
                              f"{DEFAULT_LR['adam']:g} for adam, {DEFAULT_LR['sgd']:g} for sgd)")
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default=d["optimizer"],
                         help=f"default {d['optimizer']}; sgd uses momentum 0.9")
-    parser.add_argument("--seed", type=int, default=d["seed"],
+    parser.add_argument("--seed", type=cli_args.nonnegative_int, default=d["seed"],
                         help=f"seed of every random draw (default {d['seed']})")
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="a folder with MNIST or Fashion-MNIST IDX files "
                              "(default: the 10,000 digits shipped with handgrad)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output folder (default runs/mnist-<timestamp>/)")
-    parser.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--checkpoint-every", type=cli_args.positive_int, default=None, metavar="N",
                         help="also checkpoint every N steps (default: every epoch)")
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="continue the run whose checkpoint.npz is in DIR")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit", type=cli_args.positive_int, default=None, metavar="N",
                         help="train on the first N digits only (quick tests)")
     runtime.add_threads_argument(parser)
     parser.add_argument("--no-augment", action="store_true",

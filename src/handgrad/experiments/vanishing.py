@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 import handgrad as hg
-from handgrad import nn, runtime
+from handgrad import cli_args, nn, runtime
 from handgrad.experiments._common import (
     make_out_dir,
     print_table,
@@ -336,11 +336,11 @@ def _plot_success(out_dir: Any, rows: list[dict[str, Any]], cfg: dict[str, Any])
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default runs/vanishing-*)")
-    parser.add_argument("--seeds", type=int, default=None,
+    parser.add_argument("--seeds", type=cli_args.positive_int, default=None,
                         help=f"runs per method, lag and clipping (default {DEFAULTS['seeds']})")
-    parser.add_argument("--budget", type=int, default=None,
+    parser.add_argument("--budget", type=cli_args.positive_int, default=None,
                         help=f"training sequences per run (default {DEFAULTS['budget']})")
-    parser.add_argument("--lags", type=int, nargs="+", default=None,
+    parser.add_argument("--lags", type=cli_args.positive_int, nargs="+", default=None,
                         help="lags p (default 5 10 20 50 100)")
     parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
                         help="methods to train (default all)")
