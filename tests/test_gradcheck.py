@@ -109,7 +109,9 @@ def test_numeric_gradient_matches_torch(r):
     x, w = r.standard_normal((3, 4)), r.standard_normal((4, 2))
     hg.gradcheck(lambda a, b: (a @ b).tanh(), (x, w), seed=5)
     rep = last_report()
-    u = np.random.default_rng(5).standard_normal((3, 2))
+    u = rep["upstream"][0]
+    # the upstream gradient is its own stream: never the inputs' default_rng(seed) draws
+    assert not np.allclose(u, np.random.default_rng(5).standard_normal((3, 2)))
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     (torch.tanh(tx @ tw) * torch.tensor(u)).sum().backward()
     np.testing.assert_allclose(rep["results"]["a"]["numeric"], tx.grad.numpy(), rtol=1e-7,
@@ -564,15 +566,16 @@ def count_backward(dy, X, wx, wrec, only_last=False):
 
 def test_counting_ones_scalar_weights():
     X = np.random.default_rng(1).integers(0, 2, size=(10, 6)).astype(np.float64)
-    assert hg.check_backward(count_forward, count_backward, (X, 1.2, 1.2))
-    rep = last_report()
-    assert set(rep["results"]) == {"wx", "wrec"}  # X: backward returned None
-    assert any("None for X" in note for note in rep["notes"])
-    # wrt says the same thing explicitly
+    # backward returns None for X, on which the output depends: that is a failure
+    # (a missing gradient never passes), named as such
+    err = failing(hg.check_backward, count_forward, count_backward, (X, 1.2, 1.2))
+    assert err.report["failed"] == ["X"] and err.report["diagnosis"] == "no_gradient"
+    # wrt says which inputs the gradients are for
     assert hg.check_backward(count_forward, count_backward, (X, 1.2, 1.2), wrt=("wx", "wrec"))
+    assert set(last_report()["results"]) == {"wx", "wrec"}
     err = failing(hg.check_backward, count_forward,
                   lambda dy, X, wx, wr: count_backward(dy, X, wx, wr, only_last=True),
-                  (X, 1.2, 1.2), names=["X", "wx", "wrec"])
+                  (X, 1.2, 1.2), names=["X", "wx", "wrec"], wrt=("wx", "wrec"))
     assert set(err.report["failed"]) == {"wx", "wrec"}
 
 

@@ -221,9 +221,39 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
     if not outs0:
         raise TypeError(f"{what}: the function returned no floating-point output to check "
                         f"(got nothing, or only integer/boolean arrays)")
-    rng = np.random.default_rng(seed)  # local: checking never disturbs handgrad's stream
-    ups64 = [rng.standard_normal(o.shape) for o in outs0]
+    # A forward that gives two answers at one point (dropout without a fixed mask, an
+    # unseeded random call) makes every numerical gradient noise: say so, compare nothing.
+    again = problem.evaluate()
+    if len(again) != len(outs0) or any(
+            a.shape != b.shape or not np.array_equal(a, b, equal_nan=True)
+            for a, b in zip(outs0, again)):
+        return _early_failure(problem, "nondeterministic", (
+            "the forward is not deterministic: two evaluations at the same inputs gave "
+            "different outputs, so no numerical gradient can be taken. Fix its randomness "
+            "for the check (dropout: draw the mask once, or seed the generator inside the "
+            "function; an unseeded np.random call)."), eps, atol, rtol, seed)
+    bad_out = next((i for i, o in enumerate(outs0) if not np.isfinite(o).all()), None)
+    if bad_out is not None:
+        o = outs0[bad_out]
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(o))[0]) if o.ndim else ()
+        return _early_failure(problem, "forward_nonfinite", (
+            f"the forward output{'' if len(outs0) == 1 else f' {bad_out}'} holds NaN or Inf "
+            f"(first at index {where}): the function is undefined at these inputs (log or "
+            f"sqrt of a negative number, a division by zero, an overflow of exp). Choose "
+            f"inputs in its domain (e.g. positive ones for log)."), eps, atol, rtol, seed)
+    # The upstream gradients come from streams of their own (never the inputs' stream,
+    # whatever the learner's seeding: default_rng(seed) and this SeedSequence differ),
+    # two of them, so a backward that ignores dout is caught. A scalar output gets
+    # dout = 1 (loss layers' backward(dout=1)), and nothing to catch there.
+    scalar = len(outs0) == 1 and outs0[0].size == 1
+    streams = np.random.SeedSequence([int(seed), _UPSTREAM_STREAM]).spawn(2)
+    ups64, ups64_b = ([np.ones(o.shape) if scalar else
+                       np.random.default_rng(st).standard_normal(o.shape) for o in outs0]
+                      for st in streams)
+    if scalar:
+        problem.notes.append("the output is a scalar (a loss): the upstream gradient is 1.")
     ups = [u.astype(o.dtype) for u, o in zip(ups64, outs0)]
+    ups_b = [u.astype(o.dtype) for u, o in zip(ups64_b, outs0)]
 
     # Time steps: which axis of each output is time (None: counts as the last step).
     steps = 1
@@ -235,10 +265,10 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
         out_axes = [time_dim if (o.ndim == len(seq_shape) and o.shape[time_dim] == steps)
                     else None for o in outs0]
 
-    def losses(outs: list[np.ndarray]) -> np.ndarray:
+    def losses(outs: list[np.ndarray], us: list[np.ndarray] | None = None) -> np.ndarray:
         """L_t = <u, out> restricted to step t (shape (steps,)); their sum is L."""
         per = np.zeros(steps)
-        for u, o, ax in zip(ups64, outs, out_axes):
+        for u, o, ax in zip(ups64 if us is None else us, outs, out_axes):
             prod = u * np.asarray(o, dtype=np.float64)
             if ax is None:
                 per[-1] += prod.sum()
@@ -250,16 +280,10 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
     L0 = base.sum()
 
     analytic = problem.analytic(ups)
+    analytic_b = problem.analytic(ups_b)
+    # every input is checked, also one whose gradient came back None: None passes only
+    # when the output truly does not depend on it (numeric gradient 0)
     keep = list(range(len(variables)))
-    if problem.none_skips:  # check_backward: None is the learner saying "not computed"
-        skipped = [variables[k].name for k in keep if analytic[k] is None]
-        keep = [k for k in keep if analytic[k] is not None]
-        if skipped:
-            problem.notes.append(f"backward returned None for {', '.join(skipped)}: not "
-                                 f"checked.")
-        if not keep:
-            raise ValueError(f"{what}: backward returned None for every input; nothing to "
-                             f"check")
 
     # Numerical gradients: two evaluations per element (central difference), plus the
     # one-sided slopes (L(x+h) - L(x)) / h and (L(x) - L(x-h)) / h that tell a kink.
@@ -267,22 +291,28 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
     numeric_steps: list[np.ndarray] = []
     slope_plus: list[np.ndarray] = []
     slope_minus: list[np.ndarray] = []
+    numeric_b: list[np.ndarray] = []
     for k in keep:
         var = variables[k]
         flat = var.array.reshape(-1)  # a view: the working copy is contiguous
         per = np.zeros((flat.size, steps))
         plus = np.zeros(flat.size)
         minus = np.zeros(flat.size)
+        other = np.zeros(flat.size)
         for i in range(flat.size):
             v = flat[i]
             flat[i] = v + eps
-            lp = losses(problem.evaluate())
+            out_p = problem.evaluate()
             flat[i] = v - eps
-            lm = losses(problem.evaluate())
+            out_m = problem.evaluate()
             flat[i] = v
+            lp, lm = losses(out_p), losses(out_m)
             per[i] = (lp - lm) / (2 * eps)
             plus[i] = (lp.sum() - L0) / eps
             minus[i] = (L0 - lm.sum()) / eps
+            # the same evaluations give the numeric gradient for the second upstream
+            other[i] = (losses(out_p, ups64_b).sum() - losses(out_m, ups64_b).sum()) / (2 * eps)
+        numeric_b.append(other.reshape(var.array.shape))
         numeric_steps.append(per.reshape(var.array.shape + (steps,)))
         numeric.append(per.sum(axis=1).reshape(var.array.shape))
         slope_plus.append(plus.reshape(var.array.shape))
@@ -314,6 +344,9 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
             var, analytic[k], numeric[j], numeric_steps[j], steps_a, slope_plus[j],
             slope_minus[j], eps=eps, atol=atol, rtol=rtol, sizes=sizes, lowp=problem.lowp,
             steps=steps if time_dim is not None else None)
+    for j, k in enumerate(keep):
+        _second_upstream(results[variables[k].name], analytic[k], analytic_b[k],
+                         numeric[j], numeric_b[j], atol=atol, rtol=rtol)
     _relate_to_sequence_input(results)
     failed = [name for name, r in results.items() if not r["ok"]]
     seq_first = next((r["first_bad_step"] for r in results.values()
@@ -329,6 +362,7 @@ def _run(problem: _Problem, *, eps: float, atol: float, rtol: float, seed: int,
         "time_dim": time_dim, "steps": steps if time_dim is not None else None,
         "first_bad_step": seq_first,
         "float32_in_computation": list(dict.fromkeys(problem.lowp)),
+        "upstream": ups64, "upstream_second": ups64_b,
     }
     return report
 
@@ -366,6 +400,55 @@ def _fits(p: np.ndarray, n: np.ndarray, atol: float, rel: float = 1e-2) -> bool:
     return bool(np.linalg.norm(p - n) <= rel * np.linalg.norm(n) + atol * math.sqrt(n.size))
 
 
+_UPSTREAM_STREAM = 0x5EED_D0D7  # mixed into the upstream gradients' SeedSequence
+
+
+def _early_failure(problem: _Problem, key: str, text: str, eps: float, atol: float,
+                   rtol: float, seed: int) -> dict[str, Any]:
+    """A report that fails every variable with one diagnosis, compared nothing."""
+    results = {}
+    for var in problem.variables:
+        results[var.name] = {
+            "name": var.name, "kind": var.kind, "shape": var.array.shape,
+            "dtype": str(var.user_dtype), "ok": False, "max_rel_error": float("nan"),
+            "max_abs_error": float("nan"), "n_bad": 0, "n_total": int(var.array.size),
+            "analytic_norm": float("nan"), "numeric_norm": float("nan"), "worst": [],
+            "diagnosis": key, "diagnosis_text": text, "per_step": None, "per_slice": None,
+            "first_bad_step": None, "first_bad_loss_step": None, "not_compared": True}
+    names = list(results)
+    return {"ok": False, "failed": names, "diagnosis": key,
+            "diagnoses": {n: key for n in names}, "results": results,
+            "notes": list(problem.notes), "eps": eps, "atol": atol, "rtol": rtol,
+            "seed": seed, "time_dim": None, "steps": None, "first_bad_step": None,
+            "float32_in_computation": list(dict.fromkeys(problem.lowp))}
+
+
+def _second_upstream(res: dict[str, Any], a: Any, a_b: Any, n: np.ndarray,
+                     n_b: np.ndarray, *, atol: float, rtol: float) -> None:
+    """Check the backward at a second upstream gradient; name a dout that is ignored."""
+    if a is None or a_b is None or np.shape(a) != n.shape or np.shape(a_b) != n.shape:
+        return
+    a = np.asarray(a, dtype=np.float64)
+    a_b = np.asarray(a_b, dtype=np.float64)
+    ok_b = bool((np.abs(a_b - n_b) <= atol + rtol * np.abs(n_b)).all())
+    ignored = (np.array_equal(a, a_b) and not np.allclose(n, n_b, rtol=1e-6, atol=atol)
+               and float(np.abs(a).max(initial=0.0)) > atol)
+    if ignored:
+        res["ok"] = False
+        res["diagnosis"] = "dout_ignored"
+        res["diagnosis_text"] = (
+            f"backward returns the same d{res['name']} for two different upstream "
+            f"gradients dout: dout is not multiplied in (e.g. relu's backward returning "
+            f"mask * 1.0 instead of dout * mask, or a loss layer's dx without * dout).")
+    elif res["ok"] and not ok_b:
+        res["ok"] = False
+        res["diagnosis"] = "upstream_dependent"
+        res["diagnosis_text"] = (
+            f"d{res['name']} is right for one upstream gradient and wrong for another: "
+            f"backward uses dout in a non-linear way (its sign, its absolute value, one "
+            f"element of it) where the chain rule needs dout times the local derivative.")
+
+
 def _compare(var: _Var, a: np.ndarray | None, n: np.ndarray, n_steps: np.ndarray,
              a_steps: list[np.ndarray | None] | None, plus: np.ndarray, minus: np.ndarray,
              *, eps: float, atol: float, rtol: float, sizes: dict[str, int],
@@ -390,9 +473,11 @@ def _compare(var: _Var, a: np.ndarray | None, n: np.ndarray, n_steps: np.ndarray
         res["diagnosis"], res["diagnosis_text"] = _diagnose_shape(var, a, n, atol)
         return res
 
-    diff = np.abs(a - n)
-    rel = relative_error(a, n)
-    bad = diff > atol + rtol * np.abs(n)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - n)
+        rel = relative_error(a, n)
+        # written as "not within": NaN compares False both ways, and must FAIL
+        bad = ~(diff <= atol + rtol * np.abs(n))
     res.update(ok=not bad.any(), max_rel_error=float(rel.max(initial=0.0)),
                max_abs_error=float(diff.max(initial=0.0)), n_bad=int(bad.sum()),
                n_total=int(n.size), analytic_norm=float(np.linalg.norm(a)),
@@ -438,6 +523,22 @@ def _compare(var: _Var, a: np.ndarray | None, n: np.ndarray, n_steps: np.ndarray
                 res["per_step"] = table
                 res["first_bad_loss_step"] = next((row["t"] for row in table
                                                    if not row["ok"]), None)
+    if not res["ok"] and not np.isfinite(a).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0]) if a.ndim else ()
+        res["diagnosis"], res["diagnosis_text"] = "backward_nonfinite", (
+            f"backward produced NaN or Inf in d{var.name} (first at index {first}) although "
+            f"the forward is finite there: a division by zero or an overflow in the "
+            f"backward (e.g. 1/x where the forward used sqrt(x) at 0, exp of a large "
+            f"number), or NaN returned on purpose.")
+        return res
+    if not res["ok"] and not np.isfinite(n).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(n))[0]) if n.ndim else ()
+        res["diagnosis"], res["diagnosis_text"] = "numeric_nonfinite", (
+            f"the forward is not finite at inputs within eps of these (the numerical "
+            f"gradient of {var.name} is NaN/Inf, first at index {first}): the inputs sit "
+            f"at the edge of the function's domain (log or sqrt near 0). Choose inputs "
+            f"inside it.")
+        return res
     if not res["ok"]:
         res["diagnosis"], res["diagnosis_text"], extra = _diagnose(
             var, a, n, bad, plus, minus, got_none=got_none, eps=eps, atol=atol,
