@@ -4,10 +4,12 @@ NAME names the pair by one of these conventions, tried in this order:
 
 * functions ``NAME_forward`` and ``NAME_backward`` in FILE (so CS231n's
   ``affine_forward``/``affine_backward`` is ``handgrad check layers.py::affine``);
-* a class ``NAME`` with methods ``forward`` and ``backward`` (it is instantiated with no
-  arguments); a ``backward(self, dout)`` that takes only ``dout`` is the "Deep Learning
-  from Scratch" style: ``forward`` keeps what it needs on ``self``, and ``backward``
-  returns the gradient of the input(s);
+* a class ``NAME`` with methods ``forward`` and ``backward``, "Deep Learning from
+  Scratch" style: ``backward(dout)`` returns dx and leaves the parameters' gradients on
+  the instance (``dW``, ``db`` ... or the ``grads`` list), and every one of them is checked
+  by name (:func:`handgrad.gradcheck_layers.check_layer`). The instance is made with no
+  arguments, or from ``--init 3x4,4`` (random arrays of these shapes, positionally, e.g.
+  ``Affine(W, b)``), or taken from ``NAME_inputs()`` when it returns ``(instance, *inputs)``;
 * an object ``NAME`` (an instance) with ``forward`` and ``backward`` methods.
 
 The pair itself may be plain (``forward(*arrays) -> out``, ``backward(dout, *arrays) ->
@@ -69,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-dim", type=int, default=None,
                         help="time axis of the first input (e.g. 0 for (T, N, D)): report "
                              "the error time step by time step")
+    parser.add_argument("--init", default=None, metavar="SHAPES",
+                        help="for a class NAME whose constructor takes arrays: their shapes, "
+                             "e.g. --init 3x4,4 for Affine(W, b)")
     parser.add_argument("--style", choices=("auto", "plain", "cs231n"), default="auto",
                         help="plain: backward(dout, *inputs); cs231n: forward returns "
                              "(out, cache) and backward(dout, cache); auto: detect")
@@ -162,6 +167,54 @@ def resolve_pair(module: ModuleType, name: str) -> tuple[Any, Any, Any, str, str
         f"backward methods. Pairs found in the file: {found}")
 
 
+def _input_rng(seed: int) -> np.random.Generator:
+    """The inputs' stream (the upstream gradients have their own, see gradcheck)."""
+    return np.random.default_rng(seed)
+
+
+def _check_layer_target(module: ModuleType, name: str, target: Any, path: str,
+                        args: argparse.Namespace) -> int:
+    """A class-based layer: make (or take) the instance, find the inputs, check every
+    gradient it computes."""
+    from handgrad.gradcheck import last_report
+    from handgrad.gradcheck_layers import check_layer
+
+    rng = _input_rng(args.seed)
+    inputs_fn = getattr(module, f"{name}_inputs", None)
+    given = inputs_fn() if callable(inputs_fn) else None
+    layer = None
+    if inspect.isclass(target):
+        if isinstance(given, tuple | list) and given and isinstance(given[0], target):
+            layer, given = given[0], list(given[1:])
+        elif args.init is not None:
+            layer = target(*[rng.standard_normal(s) for s in parse_shapes(args.init)])
+        else:
+            try:
+                layer = target()
+            except TypeError as err:
+                raise ValueError(
+                    f"handgrad check: class {name} needs constructor arguments ({err}); give "
+                    f"their shapes with --init (e.g. --init 3x4,4 for {name}(W, b)), or "
+                    f"define {name}_inputs() in {path} returning ({name}(...), x, ...)"
+                ) from None
+    else:
+        layer = target
+    if given is None and callable(getattr(layer, "inputs", None)):
+        given = layer.inputs()
+    if args.shapes is not None:
+        inputs = [rng.standard_normal(s) for s in parse_shapes(args.shapes)]
+    elif given is not None:
+        inputs = [given] if isinstance(given, np.ndarray) else list(given)
+    else:
+        raise ValueError(f"handgrad check: no inputs for {name}: pass --shapes (e.g. "
+                         f"--shapes 4x3) or define {name}_inputs() in {path}")
+    ok = check_layer(layer, inputs, eps=args.eps, atol=args.atol, rtol=args.rtol,
+                     seed=args.seed, raise_exception=False)
+    print(last_report()["message"].replace(f"{type(layer).__name__}.forward/backward",
+                                           f"{name}.forward/backward in {path}", 1))
+    return 0 if ok else 1
+
+
 def main(args: argparse.Namespace) -> int:
     from handgrad.gradcheck import _check_backward_report, _finish
 
@@ -170,9 +223,14 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"handgrad check: expected FILE::NAME (e.g. layers.py::affine), got "
                          f"{args.target!r}")
     module = load_file(path)
+    target = getattr(module, name, None)
+    if target is not None and not callable(getattr(module, f"{name}_forward", None)) and \
+            callable(getattr(target, "forward", None)) and \
+            callable(getattr(target, "backward", None)):
+        return _check_layer_target(module, name, target, path, args)
     forward, backward, inputs_fn, style, label = resolve_pair(module, name)
     if args.shapes is not None:
-        rng = np.random.default_rng(args.seed)
+        rng = _input_rng(args.seed)
         inputs = [rng.standard_normal(s) for s in parse_shapes(args.shapes)]
     elif inputs_fn is not None:
         inputs = inputs_fn()
