@@ -131,6 +131,24 @@ def _takes_no_dout(fn: Any) -> bool:
     return all(p.default is not p.empty for p in params)
 
 
+def _probe(layer: Any, arrays: list[Any]) -> None:
+    """One forward and backward (upstream ones) on copies; errors surface later, in the
+    check proper, where they are reported."""
+    try:
+        if callable(getattr(layer, "reset_state", None)):
+            layer.reset_state()
+        out = layer.forward(*[a.copy() if isinstance(a, np.ndarray) else a for a in arrays])
+        outs = [np.asarray(o) for o in _float_outputs(out, [])]
+        if len(outs) == 1 and outs[0].size == 1 and _takes_no_dout(layer.backward):
+            layer.backward()
+        elif len(outs) == 1:
+            layer.backward(np.ones_like(outs[0]))
+        elif outs:
+            layer.backward(*[np.ones_like(o) for o in outs])
+    except Exception:  # noqa: BLE001 - only a discovery step
+        pass
+
+
 def check_layer(layer: Any, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
                 rtol: float = 1e-3, seed: int = 0, raise_exception: bool = True,
                 names: list[str] | None = None) -> bool:
@@ -175,8 +193,11 @@ def _layer_report(layer: Any, inputs: Any, *, eps: float, atol: float, rtol: flo
     originals = {k: v for k, v in vars(layer).items()}
     saved_params = list(layer.params) if isinstance(getattr(layer, "params", None),
                                                     list) else None
-    params = layer_parameters(layer)
     try:
+        # a layer often creates dW/db only in its first backward: run one pair first, so
+        # every parameter with a gradient is found (the state is given back afterwards)
+        _probe(layer, arrays)
+        params = layer_parameters(layer)
         problem = _LayerProblem(layer, arrays, checked, in_vars, params)
         if not problem.variables:
             raise ValueError(f"check_layer: {type(layer).__name__} has no float input and no "
@@ -199,6 +220,8 @@ def _layer_report(layer: Any, inputs: Any, *, eps: float, atol: float, rtol: flo
         report["style"] = "layer"
         return report
     finally:  # give the caller their layer back as it was
+        for k in [k for k in vars(layer) if k not in originals]:
+            delattr(layer, k)
         for k, v in originals.items():
             setattr(layer, k, v)
         if saved_params is not None:

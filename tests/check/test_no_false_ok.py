@@ -278,3 +278,20 @@ def test_cli_class_with_constructor_arguments(tmp_path, capsys):
     assert "DIAGNOSIS (transposed)" in capsys.readouterr().out
     assert main(["check", f"{path}::Affine", "--shapes", "4x3"]) == 1
     assert "--init" in capsys.readouterr().err
+
+
+def test_readme_checker_examples_work_as_printed():
+    """The README's CS231n and class-based examples run as printed."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    wanted = [b for b in blocks if "affine_backward(dout, cache)" in b or "check_layer" in b]
+    assert len(wanted) == 2
+    env: dict = {"np": np, "hg": hg}
+    for block in wanted:
+        exec(block, env)  # noqa: S102 - the README's own code
+    from handgrad.gradcheck import last_report
+
+    assert last_report()["diagnoses"] == {"W": "transposed"}
