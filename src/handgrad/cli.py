@@ -88,6 +88,20 @@ def _find_command(argv: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --lang en|ko anywhere on the line: the language of handgrad's messages
+    for i, word in enumerate(argv):
+        if word == "--lang" or word.startswith("--lang="):
+            value = word.split("=", 1)[1] if "=" in word else (
+                argv[i + 1] if i + 1 < len(argv) else "")
+            from handgrad.i18n import LANGS, set_lang
+
+            if value not in LANGS:
+                print(f"handgrad: error: --lang must be one of {', '.join(LANGS)}, got "
+                      f"{value!r}", file=sys.stderr)
+                return 2
+            set_lang(value)
+            del argv[i:i + (1 if "=" in word else 2)]
+            break
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0

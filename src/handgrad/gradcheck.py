@@ -788,13 +788,13 @@ def format_report(report: dict[str, Any], title: str) -> str:
     lines = []
     nfail = len(report["failed"])
     total = len(report["results"])
+    from handgrad.gradcheck_messages import DIAGNOSES, MSG
+
     if report["ok"]:
         worst = max((r["max_rel_error"] for r in report["results"].values()), default=0.0)
-        lines.append(f"OK: {title}: gradients of {total} input(s)/parameter(s) agree "
-                     f"(max relative error {worst:.2e})")
+        lines.append(MSG("ok", title=title, n=total, err=f"{worst:.2e}"))
     else:
-        lines.append(f"gradcheck FAILED for {title}: {nfail} of {total} checked "
-                     f"input(s)/parameter(s) disagree with the numerical gradient.")
+        lines.append(MSG("failed", title=title, bad=nfail, n=total))
         lines.append(f"(central differences, eps={report['eps']:g}, float64; an element "
                      f"fails when |a - n| > atol + rtol*|n| with atol={report['atol']:g}, "
                      f"rtol={report['rtol']:g}; relative error = |a - n| / max(|a|, |n|): "
@@ -837,6 +837,9 @@ def format_report(report: dict[str, Any], title: str) -> str:
                              f"{row['max_rel_error']:.2e}  |analytic| "
                              f"{row['analytic_norm']:.3g}  |numeric| {row['numeric_norm']:.3g}")
         if r["diagnosis"]:
+            if r["diagnosis"] in DIAGNOSES:
+                lines.append(MSG("summary", diagnosis=r["diagnosis"],
+                                 text=DIAGNOSES(r["diagnosis"])))
             lines.append(f"  DIAGNOSIS ({r['diagnosis']}): {r['diagnosis_text']}")
     for note in report["notes"]:
         lines.append("")

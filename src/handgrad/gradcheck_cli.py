@@ -215,7 +215,38 @@ def _check_layer_target(module: ModuleType, name: str, target: Any, path: str,
     return 0 if ok else 1
 
 
+def _learner_error(err: BaseException, path: str) -> str:
+    """The learner's own exception, shown as theirs: the frames of their file (file,
+    line, function, the line of code) and the exception, not handgrad's or NumPy's."""
+    import traceback
+
+    mine = str(Path(path).resolve())
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if str(Path(f.filename).resolve()) == mine]
+    lines = [f"handgrad check: your code raised {type(err).__name__}: {err}"]
+    for f in frames[-4:]:
+        lines.append(f"  {f.filename}, line {f.lineno}, in {f.name}")
+        if f.line:
+            lines.append(f"    {f.line}")
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
+    try:
+        return _main(args)
+    except Exception as err:
+        path = str(args.target).rpartition("::")[0]
+        tb = err.__traceback__
+        import traceback
+
+        if path and any(str(Path(f.filename).resolve()) == str(Path(path).resolve())
+                        for f in traceback.extract_tb(tb)):
+            print(_learner_error(err, path), file=sys.stderr)
+            return 1
+        raise
+
+
+def _main(args: argparse.Namespace) -> int:
     from handgrad.gradcheck import _check_backward_report, _finish
 
     path, sep, name = str(args.target).rpartition("::")

@@ -295,3 +295,34 @@ def test_readme_checker_examples_work_as_printed():
     from handgrad.gradcheck import last_report
 
     assert last_report()["diagnoses"] == {"W": "transposed"}
+
+
+def test_learners_exception_is_shown_as_theirs(tmp_path, capsys):
+    (tmp_path / "mine.py").write_text(textwrap.dedent('''
+        import numpy as np
+        def affine_forward(x, w):
+            return x @ w
+        def affine_backward(dout, x, w):
+            dw = x @ dout          # wrong shapes: (4, 3) @ (4, 5)
+            return dout @ w.T, dw
+    '''))
+    assert main(["check", f"{tmp_path / 'mine.py'}::affine", "--shapes", "4x3,3x5"]) == 1
+    err = capsys.readouterr().err
+    assert "your code raised ValueError" in err
+    assert "mine.py, line 6, in affine_backward" in err and "dw = x @ dout" in err
+    assert "numpy" not in err.split("\n", 1)[1]
+
+
+def test_reports_in_korean(layers_file, capsys):
+    from handgrad.i18n import set_lang
+
+    try:
+        assert main(["check", f"{layers_file}::affine", "--shapes", "4x3,3x3",
+                     "--lang", "ko"]) == 1
+    finally:
+        set_lang(None)
+    out = capsys.readouterr().out
+    assert out.startswith("기울기 확인 실패") and "요약 (transposed): 기울기가 전치되어" in out
+    assert main(["check", f"{layers_file}::affine", "--shapes", "4x3,3x3"]) == 1
+    assert capsys.readouterr().out.startswith("gradcheck FAILED")
+    assert main(["check", f"{layers_file}::affine", "--lang", "fr"]) == 2
