@@ -24,12 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from handgrad.ops.conv import (
-    conv2d_backward,
-    conv2d_forward,
-    max_pool2d_backward,
-    max_pool2d_forward,
-)
+from handgrad.ops.conv import conv2d_backward, conv2d_forward
+from handgrad.ops.pooling import max_pool2d_backward, max_pool2d_forward
 
 # (name, N, Cin, H, W, Cout, K, stride, padding)
 CONV_SHAPES = [

@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import handgrad as hg
+from handgrad import ops as C
 from handgrad.nn import functional as F
-from handgrad.ops import conv as C
+from handgrad.ops import conv as conv_fast
+from handgrad.ops import reference as R
 from tests.helpers import assert_close, torch
 
 TF = torch.nn.functional
@@ -107,8 +109,9 @@ def test_conv2d_hypothesis_matches_torch_and_naive(N, groups, cin_g, out_g, extr
     kw = dict(stride=(SH, SW), padding=(PH, PW), dilation=(DH, DW), groups=groups)
     y, dy = _compare(x, w, b, **kw)
     if dtype == np.float64:
-        assert_close(C.conv2d_naive(x, w, b, **kw), y, name="naive forward")
-        dx, dw, db = C.conv2d_backward_naive(dy, x, w, **kw)
+        ref_y, ref_cache = R.conv2d_forward(x, w, b, **kw)
+        assert_close(ref_y, y, name="reference forward")
+        dx, dw, db = R.conv2d_backward(dy, ref_cache)
         out, cache = C.conv2d_forward(x, w, b, **kw)
         fdx, fdw, fdb = C.conv2d_backward(dy, cache)
         assert_close(fdx, dx, name="naive dx")
@@ -120,7 +123,7 @@ def test_conv2d_hypothesis_matches_torch_and_naive(N, groups, cin_g, out_g, extr
 def test_naive_reference_is_the_definition(rng):
     # one output pixel by hand: sum_{c,i,j} W[o,c,i,j] Xp[n, c, yS+iD, xS+jD] + b[o]
     x, w, b = _case(rng, 2, 2, 6, 6, 3, 3)
-    y = C.conv2d_naive(x, w, b, stride=2, padding=1, dilation=1)
+    y, _ = R.conv2d_forward(x, w, b, stride=2, padding=1, dilation=1)
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     n, o, yy, xx = 1, 2, 1, 2
     by_hand = b[o] + sum(w[o, c, i, j] * xp[n, c, yy * 2 + i, xx * 2 + j]
@@ -132,8 +135,9 @@ def test_backward_naive_is_conv_of_rotated_kernel(rng):
     # stride 1, no padding: dX = full correlation of dY with the 180-degree-rotated kernel
     x, w, _ = _case(rng, 1, 1, 5, 5, 1, 3, bias=False)
     dy = rng.standard_normal((1, 1, 3, 3))
-    dx, _, _ = C.conv2d_backward_naive(dy, x, w)
-    full = C.conv2d_naive(np.pad(dy, ((0, 0), (0, 0), (2, 2), (2, 2))), w[:, :, ::-1, ::-1].copy())
+    dx, _, _ = R.conv2d_backward(dy, R.conv2d_forward(x, w)[1])
+    full, _ = R.conv2d_forward(np.pad(dy, ((0, 0), (0, 0), (2, 2), (2, 2))),
+                               w[:, :, ::-1, ::-1].copy())
     assert_close(dx, full, name="dx as a convolution")
 
 
@@ -244,9 +248,9 @@ def test_conv2d_type_errors():
 def test_conv2d_chunked_products_match(chunk_bytes, groups, keep_cols, rng, monkeypatch):
     # the GEMMs run over chunks of images (uneven last chunk too), with the columns kept
     # from the forward pass or recomputed in backward; results must not change
-    monkeypatch.setattr(C, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(conv_fast, "_CHUNK_BYTES", chunk_bytes)
     if not keep_cols:
-        monkeypatch.setattr(C, "_KEEP_COLS_BYTES", 0)
+        monkeypatch.setattr(conv_fast, "_KEEP_COLS_BYTES", 0)
     x, w, b = _case(rng, 5, 4, 7, 6, 6, 3, groups=groups)
     _compare(x, w, b, stride=(2, 1), padding=1, groups=groups)
     _compare(x, w, b, padding="same", dilation=2, groups=groups)

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import handgrad as hg
+from handgrad import ops as C
 from handgrad.nn import functional as F
-from handgrad.ops import conv as C
 from tests.helpers import assert_close, torch
 
 TF = torch.nn.functional

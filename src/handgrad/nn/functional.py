@@ -165,6 +165,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 # -- convolution and pooling (handgrad.ops.conv) ----------------------------------------
 from handgrad.ops import batchnorm as _bn  # noqa: E402
 from handgrad.ops import conv as _conv  # noqa: E402
+from handgrad.ops import pooling as _pooling  # noqa: E402
 
 conv_output_size = _conv.conv_output_size
 
@@ -183,9 +184,9 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """Max over each window (padding counts as -inf); ties go to the first maximum in
     row-major order, as PyTorch. With ``return_indices`` returns (out, indices) with
-    indices into each input plane (int64). See ops.conv.MaxPool2d."""
+    indices into each input plane (int64). See ops.pooling.MaxPool2d."""
     _check_float(input, "input", "max_pool2d")
-    return _conv.MaxPool2d.apply(input, kernel_size=kernel_size, stride=stride,
+    return _pooling.MaxPool2d.apply(input, kernel_size=kernel_size, stride=stride,
                                  padding=padding, dilation=dilation, ceil_mode=ceil_mode,
                                  return_indices=return_indices)
 
@@ -193,9 +194,9 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> Tensor:
-    """Mean over each window with PyTorch's divisor rules. See ops.conv.AvgPool2d."""
+    """Mean over each window with PyTorch's divisor rules. See ops.pooling.AvgPool2d."""
     _check_float(input, "input", "avg_pool2d")
-    return _conv.AvgPool2d.apply(input, kernel_size=kernel_size, stride=stride,
+    return _pooling.AvgPool2d.apply(input, kernel_size=kernel_size, stride=stride,
                                  padding=padding, ceil_mode=ceil_mode,
                                  count_include_pad=count_include_pad,
                                  divisor_override=divisor_override)
@@ -203,9 +204,9 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Average over PyTorch's adaptive windows to a fixed (OH, OW) (an int, a pair, None
-    keeps that size). See ops.conv.AdaptiveAvgPool2d."""
+    keeps that size). See ops.pooling.AdaptiveAvgPool2d."""
     _check_float(input, "input", "adaptive_avg_pool2d")
-    return _conv.AdaptiveAvgPool2d.apply(input, output_size=output_size)
+    return _pooling.AdaptiveAvgPool2d.apply(input, output_size=output_size)
 
 
 def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
@@ -225,8 +226,8 @@ def batch_norm(input: Tensor, running_mean: Any, running_var: Any,  # noqa: A002
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
     """weight[input]: rows of the table for integer ids; repeated ids sum their gradients,
-    the ``padding_idx`` row gets none. See ops.recurrent.Embedding."""
-    from handgrad.ops.recurrent import Embedding
+    the ``padding_idx`` row gets none. See ops.embedding.Embedding."""
+    from handgrad.ops.embedding import Embedding
 
     idx = input.data if isinstance(input, Tensor) else input
     return Embedding.apply(idx, weight, padding_idx=padding_idx)

@@ -22,7 +22,7 @@ class Embedding(Module):
 
     Looking a row up is the same as multiplying a one-hot vector by the table, so the
     gradient of a row is the sum of the output gradients at every position that used it
-    (see ``handgrad.ops.recurrent.Embedding``).
+    (see ``handgrad.ops.embedding.Embedding``).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,

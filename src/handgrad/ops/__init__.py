@@ -284,46 +284,40 @@ def _flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 _install_tensor_methods()
 
-# -- convolution, pooling, batch norm (ops/conv.py, ops/batchnorm.py) ---------------------
-from handgrad.ops import batchnorm, conv  # noqa: E402
+# -- convolution, pooling, batch norm (ops/conv.py, ops/pooling.py, ops/batchnorm.py) -----
+from handgrad.ops import batchnorm, conv, output_size, pooling  # noqa: E402
 from handgrad.ops.batchnorm import BatchNorm, batch_norm_backward, batch_norm_forward  # noqa: E402
-from handgrad.ops.conv import (  # noqa: E402
+from handgrad.ops.conv import Conv2d, conv2d_backward, conv2d_forward  # noqa: E402
+from handgrad.ops.output_size import conv_output_size, pool_output_size  # noqa: E402
+from handgrad.ops.pooling import (  # noqa: E402
     AdaptiveAvgPool2d,
     AvgPool2d,
-    Conv2d,
     MaxPool2d,
     adaptive_avg_pool2d_backward,
     adaptive_avg_pool2d_forward,
     avg_pool2d_backward,
     avg_pool2d_forward,
-    conv2d_backward,
-    conv2d_backward_naive,
-    conv2d_forward,
-    conv2d_naive,
-    conv_output_size,
     max_pool2d_backward,
     max_pool2d_forward,
 )
 
-__all__ += ["conv", "batchnorm", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-            "BatchNorm", "conv2d_forward", "conv2d_backward", "conv2d_naive",
-            "conv2d_backward_naive", "conv_output_size", "max_pool2d_forward",
+__all__ += ["conv", "pooling", "output_size", "batchnorm", "Conv2d", "MaxPool2d",
+            "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm", "conv2d_forward",
+            "conv2d_backward", "conv_output_size", "pool_output_size", "max_pool2d_forward",
             "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
             "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
             "batch_norm_forward", "batch_norm_backward"]
 
 # -- recurrent (ops/recurrent.py): fused sequence Functions and their CS231n doors --------
-from handgrad.ops import recurrent  # noqa: E402
+from handgrad.ops import embedding, recurrent  # noqa: E402
+from handgrad.ops.embedding import Embedding, embedding_backward, embedding_forward  # noqa: E402
 from handgrad.ops.recurrent import (  # noqa: E402
-    Embedding,
     GRUSequence,
     GRUStep,
     LSTMSequence,
     LSTMStep,
     RNNSequence,
     RNNStep,
-    embedding_backward,
-    embedding_forward,
     gru_backward,
     gru_forward,
     gru_step_backward,
@@ -339,7 +333,7 @@ from handgrad.ops.recurrent import (  # noqa: E402
 )
 
 __all__ += [
-    "recurrent", "Embedding", "RNNSequence", "LSTMSequence", "GRUSequence", "RNNStep",
+    "recurrent", "embedding", "Embedding", "RNNSequence", "LSTMSequence", "GRUSequence", "RNNStep",
     "LSTMStep", "GRUStep", "rnn_forward", "rnn_backward", "rnn_step_forward",
     "rnn_step_backward", "lstm_forward", "lstm_backward", "lstm_step_forward",
     "lstm_step_backward", "gru_forward", "gru_backward", "gru_step_forward",

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from handgrad.ops.recurrent import EmbeddingIndexError
+from handgrad.ops.embedding import EmbeddingIndexError
 from handgrad.ops.reference import _checks as check
 
 __all__ = ["EmbeddingCache", "embedding_forward", "embedding_backward"]
