@@ -101,6 +101,11 @@ class Context:
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_arrays = arrays
 
+    if TYPE_CHECKING:  # forward may leave any attribute (ctx.shapes, ctx.geom ...)
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
         """PyTorch's name for :attr:`saved_arrays` (here they are NumPy arrays)."""

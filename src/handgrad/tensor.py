@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -107,6 +107,9 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_output_index", "_retains_grad",
                  "name", "_version_counter", "__weakref__")
+
+    if TYPE_CHECKING:  # the operators and methods ops/__init__.py installs (t.sum, t.exp ...)
+        def __getattr__(self, name: str) -> Any: ...
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
