@@ -37,6 +37,8 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
      "the counting-ones RNN: BPTT by hand, loss surface, SGD vs clipping vs Rprop"),
     (("experiment", "vanishing"), "handgrad.experiments.vanishing",
      "vanishing gradients and the long-lag memory task: RNN vs LSTM vs GRU"),
+    (("exercise",), "handgrad.exercises.cli",
+     "exercises handgrad grades: handgrad exercise list|start|hint|check"),
     (("check",), "handgrad.gradcheck_cli",
      "gradient-check a forward/backward pair in your own file: handgrad check FILE::NAME"),
     (("bench",), "handgrad.bench",
