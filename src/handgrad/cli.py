@@ -39,6 +39,8 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
      "vanishing gradients and the long-lag memory task: RNN vs LSTM vs GRU"),
     (("exercise",), "handgrad.exercises.cli",
      "exercises handgrad grades: handgrad exercise list|start|hint|check"),
+    (("viz",), "handgrad.viz.cli",
+     "draw the graph and step through the backward pass (SVG + one HTML file)"),
     (("check",), "handgrad.gradcheck_cli",
      "gradient-check a forward/backward pair in your own file: handgrad check FILE::NAME"),
     (("bench",), "handgrad.bench",
