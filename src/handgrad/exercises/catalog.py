@@ -99,7 +99,8 @@ TEXT = Messages("exercise.catalog", {
     "affine.hint2": {"en": "dx = (dout @ w.T).reshape(x.shape).",
                      "ko": "dx = (dout @ w.T).reshape(x.shape) 입니다."},
     # -- relu
-    "relu.goal": {"en": "relu_forward / relu_backward", "ko": "ReLU 계층 relu_forward / relu_backward"},
+    "relu.goal": {"en": "relu_forward / relu_backward",
+                  "ko": "ReLU 계층 relu_forward / relu_backward"},
     "relu.task": {"en": "out = max(x, 0); the backward passes dout where x > 0.",
                   "ko": "out = max(x, 0); 역전파는 x > 0인 곳에만 dout을 전달합니다."},
     "relu.hint1": {"en": "dx = dout * (x > 0): multiply by dout, not by 1.",

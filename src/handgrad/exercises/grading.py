@@ -117,6 +117,7 @@ def check_gradients(part: str, forward: Callable[..., Any], backward: Callable[.
     if ok:
         return None
     rep = last_report()
+    assert rep is not None  # the check just ran
     name = rep["failed"][0]
     r = rep["results"][name]
     details = [MSG("diagnosis", diagnosis=f"d{name} {r['diagnosis']}",

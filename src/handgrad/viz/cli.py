@@ -41,17 +41,19 @@ def example(name: str) -> tuple[Any, Any]:
         return F.cross_entropy(model(x), np.array([1])), model
     if name == "conv":
         conv = nn.Conv2d(1, 2, 3, padding=1)
-        x = hg.randn(1, 1, 5, 5)
-        return (F.relu(conv(x)) ** 2).mean(), conv
+        image: Any = hg.randn(1, 1, 5, 5)
+        act: Any = F.relu(conv(image))
+        return (act * act).mean(), conv
     if name == "count-ones":
         # the course's counter: S_k = S_{k-1} * W_rec + X_k * W_x, unrolled 5 steps
-        w_x = hg.tensor(np.array(1.0), requires_grad=True)
-        w_rec = hg.tensor(np.array(0.9), requires_grad=True)
-        xs = [1.0, 0.0, 1.0, 1.0, 0.0]
-        s = hg.tensor(np.array(0.0))
-        for x in xs:
-            s = s * w_rec + x * w_x
-        return (s - sum(xs)) ** 2, {"W_x": w_x, "W_rec": w_rec}
+        w_x: Any = hg.tensor(np.array(1.0), requires_grad=True)
+        w_rec: Any = hg.tensor(np.array(0.9), requires_grad=True)
+        bits = [1.0, 0.0, 1.0, 1.0, 0.0]
+        s: Any = hg.tensor(np.array(0.0))
+        for bit in bits:
+            s = s * w_rec + bit * w_x
+        err: Any = s - sum(bits)
+        return err * err, {"W_x": w_x, "W_rec": w_rec}
     cell = nn.LSTMCell(2, 3)
     x = hg.randn(1, 2)
     h, c = cell(x)
