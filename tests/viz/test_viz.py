@@ -155,3 +155,14 @@ def test_png_and_bad_suffix(tmp_path):
         d.save(tmp_path / "g.gif")
     with pytest.raises(TypeError, match="Tensor"):
         draw(np.ones(3))
+
+
+def test_experiments_write_their_graph_pictures(tmp_path):
+    from handgrad.experiments import count_ones, vanishing
+
+    for module in (count_ones, vanishing):
+        name = module._graph_picture(tmp_path)
+        svg = (tmp_path / name).read_text(encoding="utf-8")
+        ET.fromstring(svg)
+        assert "|g|=" in svg, module.__name__
+    assert (tmp_path / "graph-backward.html").exists()

@@ -317,6 +317,17 @@ def loss_surface(X: np.ndarray, t: np.ndarray, wx_range: tuple[float, float],
     return WX, WR, np.mean((S - t) ** 2, axis=-1)
 
 
+def _graph_picture(out_dir: Any) -> str:
+    """The counter unrolled 5 steps as a graph, with the gradient norm on every edge
+    after backward (graph.svg), and its step-through (graph-backward.html)."""
+    from handgrad.viz import backward_html, draw
+    from handgrad.viz.cli import example
+
+    loss, params = example("count-ones")
+    backward_html(loss, out_dir / "graph-backward.html", params)
+    return draw(loss, params).save(out_dir / "graph.svg").name
+
+
 def _plot_surface(out_dir: Any, X: np.ndarray, t: np.ndarray, runs: dict[str, Any],
                   grid: int) -> str:
     plt = pyplot()
@@ -450,7 +461,8 @@ def run(config: dict[str, Any] | None = None) -> dict[str, Any]:
     plots = []
     if cfg["plots"]:
         plots = [_plot_surface(out_dir, X, t, runs, int(cfg["grid"])),
-                 _plot_gradients(out_dir, grad_rows, n), _plot_training(out_dir, runs)]
+                 _plot_gradients(out_dir, grad_rows, n), _plot_training(out_dir, runs),
+                 _graph_picture(out_dir)]
 
     metrics = {
         "experiment": "count-ones",

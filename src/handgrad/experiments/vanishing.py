@@ -231,6 +231,21 @@ def run(config: dict[str, Any] | None = None, verbose: bool = True) -> dict[str,
         return _run(cfg, verbose)
 
 
+def _graph_picture(out_dir: Any, steps: int = 8) -> str:
+    """A tanh RNN cell unrolled ``steps`` steps, loss on the last state only, drawn after
+    backward (graph.svg): the gradient norms on the edges fade towards the first steps."""
+    from handgrad.viz import draw
+
+    hg.manual_seed(0)
+    cell = nn.RNNCell(1, 4)
+    h = None
+    for _ in range(steps):
+        h = cell(hg.randn(1, 1), h)
+    loss = (h * h).sum()
+    loss.backward()
+    return draw(loss, cell).save(out_dir / "graph.svg").name
+
+
 def _run(cfg: dict[str, Any], verbose: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     out_dir = make_out_dir(cfg["out"], "vanishing")
@@ -252,7 +267,8 @@ def _run(cfg: dict[str, Any], verbose: bool) -> dict[str, Any]:
         runs.append(train_lag(m, lag, s, c, cfg))
     rows = summarise(runs, cfg)
 
-    plots = [_plot_norms(out_dir, norms, T), _plot_success(out_dir, rows, cfg)]
+    plots = [_plot_norms(out_dir, norms, T), _plot_success(out_dir, rows, cfg),
+             _graph_picture(out_dir)]
     k_far = max(1, T - 40)
     metrics = {
         "experiment": "vanishing",
