@@ -129,6 +129,31 @@ def _first_valid_tap_where_minus_inf(out: np.ndarray, idx: np.ndarray, g: _PoolG
     np.copyto(idx, np.broadcast_to(first, idx.shape), where=lost)
 
 
+def _running_max(taps: list[np.ndarray], nan_wins: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum over the taps and, per output, the index of the tap it came from.
+
+    A tap takes over where it is strictly greater than the maximum so far (so the first
+    maximum wins ties, row-major as in PyTorch) or, with ``nan_wins``, where it is NaN (a
+    window holding NaN outputs NaN and sends its gradient to its last NaN, PyTorch's
+    rule). Branch-free: masked copies on random masks are several times slower than
+    arithmetic, and since k only grows, "idx <- k where greater" is max(idx, k*greater).
+    """
+    out = taps[0].copy()
+    idx = np.zeros(out.shape, dtype=np.uint8 if len(taps) < 256 else np.int32)
+    greater = np.empty(out.shape, dtype=bool)
+    step = np.empty(out.shape, dtype=idx.dtype)
+    nan = np.empty(out.shape, dtype=bool) if nan_wins else None
+    for k in range(1, len(taps)):
+        np.greater(taps[k], out, out=greater)
+        if nan is not None:
+            np.isnan(taps[k], out=nan)
+            greater |= nan
+        np.maximum(out, taps[k], out=out)
+        np.multiply(greater, step.dtype.type(k), out=step)
+        np.maximum(idx, step, out=idx)
+    return out, idx
+
+
 class MaxPool2d(Function):
     """Max pooling. Y[n, c, y, x] = max over the window of Xp (padding counts as -inf).
 
@@ -153,22 +178,10 @@ class MaxPool2d(Function):
                            "max_pool2d")
         tiles = _tiles(g)
         taps = _tile_taps(x, g) if tiles else _window_taps(_padded(x, g, -np.inf), g)
-        out = taps[0].copy()
-        idx = np.zeros(out.shape, dtype=np.uint8 if len(taps) < 256 else np.int32)
-        greater = np.empty(out.shape, dtype=bool)
-        nan = np.empty(out.shape, dtype=bool)
-        for k in range(1, len(taps)):
-            # branch-free updates: masked copies (np.copyto(where=), np.where) on random
-            # masks are several times slower than arithmetic. PyTorch's rule: a tap takes
-            # over when it is greater than the maximum so far, or NaN (so a window
-            # holding NaN outputs NaN and sends its gradient to its last NaN)
-            np.greater(taps[k], out, out=greater)
-            np.isnan(taps[k], out=nan)
-            greater |= nan
-            np.maximum(out, taps[k], out=out)
-            step = np.subtract(k, idx, dtype=idx.dtype)  # idx <- k where greater
-            step *= greater
-            idx += step
+        out, idx = _running_max(taps, nan_wins=False)
+        if out.dtype.kind == "f" and np.isnan(out).any():
+            # NaN is rare: only then the slower loop with PyTorch's NaN rule for the index
+            out, idx = _running_max(taps, nan_wins=True)
         if not tiles and (g.PH or g.PW):
             _first_valid_tap_where_minus_inf(out, idx, g)
         ctx.geom, ctx.tiles, ctx.unbatched = g, tiles, unbatched
