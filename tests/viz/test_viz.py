@@ -115,12 +115,24 @@ def test_step_through_in_the_browser(browser, tmp_path):
     assert browser.console_errors() == []
     assert browser.js("return window.handgradCurrent()") == -1
     seen = []
-    for _ in expected:
+    for i, _ in enumerate(expected):
         browser.js("document.getElementById('next').click()")
         seen.append(browser.js("return window.handgradSteps[window.handgradCurrent()].name"))
         assert browser.js("return document.querySelectorAll('.vertex.current').length") == 1
+        if i == 0:
+            browser.screenshot("viz-count-ones-first-step")
     assert seen == expected
     browser.screenshot("viz-count-ones-last-step")
+    # the values shown are backward()'s: what the steps send to W_x and W_rec adds up to
+    # their .grad (each is used by all five unrolled steps)
+    for name in ("W_x", "W_rec"):
+        t = params[name]
+        sent = browser.js(f"""return window.handgradSteps.flatMap(s => s.sent)
+            .filter(d => d.tensor === 't{id(t)}').map(d => d.grad.values[0])""")
+        assert len(sent) == 5
+        assert abs(sum(sent) - float(t.grad)) < 1e-9 * max(1.0, abs(float(t.grad)))
+    shown = browser.js("return document.getElementById('info').textContent")
+    assert "|g| =" in shown
 
 
 def test_large_graph_draws_fast():
@@ -166,3 +178,26 @@ def test_experiments_write_their_graph_pictures(tmp_path):
         ET.fromstring(svg)
         assert "|g|=" in svg, module.__name__
     assert (tmp_path / "graph-backward.html").exists()
+
+
+def test_readme_picture_is_made_by_the_code_it_shows(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                 if "rnn-gradient-fading.svg" in b)
+    assert "![gradients fading back through an unrolled RNN]" \
+           "(docs/assets/rnn-gradient-fading.svg)" in readme
+    (tmp_path / "docs" / "assets").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    exec(block, {})  # noqa: S102 - the README's own code
+    made = (tmp_path / "docs" / "assets" / "rnn-gradient-fading.svg").read_text()
+    shipped = (root / "docs" / "assets" / "rnn-gradient-fading.svg").read_text()
+    # the same picture (labels and structure; norms to the 3 digits shown)
+    # vertex ids come from Python's id() of the objects: everything else must match
+    strip = re.compile(r'data-grad-norm="[^"]*"|\b[tn]\d{6,}\b')
+    assert strip.sub("", made) == strip.sub("", shipped)
+    norms = [float(v) for v in re.findall(r'data-grad-norm="([^"]+)"', made)]
+    assert norms and max(norms) / min(n for n in norms if n > 0) > 10  # it fades

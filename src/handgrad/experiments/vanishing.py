@@ -242,8 +242,7 @@ def _graph_picture(out_dir: Any, steps: int = 8) -> str:
     for _ in range(steps):
         h = cell(hg.randn(1, 1), h)
     loss = (h * h).sum()
-    loss.backward()
-    return draw(loss, cell).save(out_dir / "graph.svg").name
+    return draw(loss, cell, run_backward=True).save(out_dir / "graph.svg").name
 
 
 def _run(cfg: dict[str, Any], verbose: bool) -> dict[str, Any]:

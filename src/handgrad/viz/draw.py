@@ -200,13 +200,22 @@ def collapse(g: Graph) -> Graph:
     return out
 
 
-def draw(output: Any, params: Any = None, collapse_modules: bool = False) -> Drawing:
+def draw(output: Any, params: Any = None, collapse_modules: bool = False,
+         run_backward: bool = False) -> Drawing:
     """A picture of the graph that produced ``output`` (a Tensor): ops with their rule on
     hover, tensors with shape and dtype, parameters named by their module path (pass the
-    Module, or a dict name -> Tensor), after ``backward()`` the gradient on every edge.
-    ``collapse_modules`` folds each module's ops into one box (an unrolled RNN)."""
-    from handgrad.viz.graph import _norm
+    Module, or a dict name -> Tensor).
 
+    Gradients: after your own ``backward()`` the leaves' edges show their ``.grad``; with
+    ``run_backward=True`` the drawing runs the backward itself and records the gradient
+    on *every* edge (intermediate ones included, which a plain backward does not keep):
+    that is the picture where a vanishing gradient fades. ``collapse_modules`` folds each
+    module's ops into one box (an unrolled RNN)."""
+    from handgrad.viz.graph import _norm, record_backward
+
+    if run_backward:
+        g, _ = record_backward(output, params)
+        return Drawing(collapse(g) if collapse_modules else g)
     g = build_graph(output, params)
     # after a backward, the leaves carry .grad: show it on their edges
     names = {f"t{id(t)}": t for t in _leaves(output)}
