@@ -71,12 +71,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-dim", type=int, default=None,
                         help="time axis of the first input (e.g. 0 for (T, N, D)): report "
                              "the error time step by time step")
+    parser.add_argument("--param", action="append", default=None, metavar="K=V,...",
+                        help="a CS231n settings dict passed after the inputs, e.g. --param "
+                             "stride=2,pad=1 for conv_param or --param mode=train for "
+                             "bn_param (repeat for several)")
     parser.add_argument("--init", default=None, metavar="SHAPES",
                         help="for a class NAME whose constructor takes arrays: their shapes, "
                              "e.g. --init 3x4,4 for Affine(W, b)")
     parser.add_argument("--style", choices=("auto", "plain", "cs231n"), default="auto",
                         help="plain: backward(dout, *inputs); cs231n: forward returns "
                              "(out, cache) and backward(dout, cache); auto: detect")
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """'stride=2,pad=1,mode=train' -> {'stride': 2, 'pad': 1, 'mode': 'train'} (ints,
+    then floats, else strings)."""
+    out: dict[str, Any] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"handgrad check: --param expects K=V pairs separated by commas "
+                             f"(e.g. stride=2,pad=1), got {text!r}")
+        value = value.strip()
+        for kind in (int, float):
+            try:
+                out[key.strip()] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key.strip()] = value
+    return out
 
 
 def parse_shapes(text: str) -> list[tuple[int, ...]]:
@@ -274,6 +299,8 @@ def _main(args: argparse.Namespace) -> int:
         raise ValueError(f"handgrad check: no inputs for {name}: pass --shapes (e.g. "
                          f"--shapes 4x3,3x5) or define {name}_inputs() in {path} returning "
                          f"the input arrays")
+    for text in args.param or ():
+        inputs = [*inputs, parse_params(text)]
     chosen = args.style if args.style != "auto" else style
     report, _ = _check_backward_report(
         forward, backward, tuple(inputs), eps=args.eps, atol=args.atol, rtol=args.rtol,

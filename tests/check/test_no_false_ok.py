@@ -326,3 +326,23 @@ def test_reports_in_korean(layers_file, capsys):
     assert main(["check", f"{layers_file}::affine", "--shapes", "4x3,3x3"]) == 1
     assert capsys.readouterr().out.startswith("gradcheck FAILED")
     assert main(["check", f"{layers_file}::affine", "--lang", "fr"]) == 2
+
+
+def test_cs231n_settings_dict_from_the_command_line(tmp_path, capsys):
+    import inspect
+
+    from tests.check import zoo
+
+    src = ("import numpy as np\n" + inspect.getsource(zoo.conv_forward_naive) + "\n"
+           + inspect.getsource(zoo._conv_backward) + "\n"
+           + "conv_backward_naive = _conv_backward('')\n")
+    (tmp_path / "layers.py").write_text(src)
+    target = f"{tmp_path / 'layers.py'}::conv"
+    path_naive = src.replace("def conv_forward_naive", "def conv_forward")
+    (tmp_path / "layers.py").write_text(path_naive.replace("conv_backward_naive =",
+                                                           "conv_backward ="))
+    assert main(["check", target, "--shapes", "2x2x5x5,3x2x3x3,3",
+                 "--param", "stride=2,pad=1"]) == 0, capsys.readouterr()
+    assert capsys.readouterr().out.startswith("OK")
+    assert main(["check", target, "--shapes", "2x2x5x5,3x2x3x3,3", "--param", "stride"]) == 1
+    assert "K=V pairs" in capsys.readouterr().err
