@@ -226,6 +226,66 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     da = np.hstack([di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g ** 2)])
     return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 ''',
+"rnn_sequence": '''
+import numpy as np
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    N, T, D = x.shape
+    hs = []
+    h = h0
+    for t in range(T):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1), (x, h0, Wx, Wh, hs)
+
+def rnn_backward(dh, cache):
+    x, h0, Wx, Wh, hs = cache
+    N, T, D = x.shape
+    dx = np.zeros_like(x)
+    dWx = np.zeros_like(Wx)
+    dWh = np.zeros_like(Wh)
+    db = np.zeros(Wx.shape[1])
+    dprev = np.zeros_like(h0)
+    for t in range(T - 1, -1, -1):
+        prev = hs[t - 1] if t > 0 else h0
+        da = (dh[:, t] + dprev) * (1 - hs[t] ** 2)
+        dx[:, t] = da @ Wx.T
+        dWx += x[:, t].T @ da
+        dWh += prev.T @ da
+        db += da.sum(axis=0)
+        dprev = da @ Wh.T
+    return dx, dprev, dWx, dWh, db
+''',
+"gru_step": '''
+import numpy as np
+
+def sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+def gru_step_forward(x, prev_h, Wx, Wh, b_x, b_h):
+    H = prev_h.shape[1]
+    a = x @ Wx + b_x
+    u = prev_h @ Wh + b_h
+    r = sigmoid(a[:, :H] + u[:, :H])
+    z = sigmoid(a[:, H:2 * H] + u[:, H:2 * H])
+    n = np.tanh(a[:, 2 * H:] + r * u[:, 2 * H:])
+    next_h = (1 - z) * n + z * prev_h
+    return next_h, (x, prev_h, Wx, Wh, r, z, n, u)
+
+def gru_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, r, z, n, u = cache
+    H = prev_h.shape[1]
+    dn = dnext_h * (1 - z)
+    dz = dnext_h * (prev_h - n)
+    dn_pre = dn * (1 - n ** 2)
+    dr = dn_pre * u[:, 2 * H:]
+    dr_pre = dr * r * (1 - r)
+    dz_pre = dz * z * (1 - z)
+    da = np.hstack([dr_pre, dz_pre, dn_pre])
+    du = np.hstack([dr_pre, dz_pre, dn_pre * r])
+    dprev_h = dnext_h * z + du @ Wh.T
+    return da @ Wx.T, dprev_h, x.T @ da, prev_h.T @ du, da.sum(axis=0), du.sum(axis=0)
+''',
 "sample_temperature": '''
 import numpy as np
 
@@ -335,6 +395,22 @@ BUGS = {
      "di, df, do, dg = dc * prev_c, dc * g, dnext_h * tc, dc * i", "lstm_step_backward", None),
     ("dc * f, x.T @ da", "dc, x.T @ da", "lstm_step_backward", None),
     ("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g", "lstm_step_forward", None),
+],
+"rnn_sequence": [
+    ("dWh += prev.T @ da", "dWh = prev.T @ da", "rnn_backward", None),
+    ("da = (dh[:, t] + dprev) * (1 - hs[t] ** 2)", "da = dh[:, t] * (1 - hs[t] ** 2)",
+     "rnn_backward", None),
+    ("prev = hs[t - 1] if t > 0 else h0", "prev = hs[t]", "rnn_backward", None),
+    ("h = np.tanh(x[:, t] @ Wx + h @ Wh + b)", "h = np.tanh(x[:, t] @ Wx + h0 @ Wh + b)",
+     "rnn_forward", None),
+],
+"gru_step": [
+    ("dz = dnext_h * (prev_h - n)", "dz = dnext_h * (n - prev_h)", "gru_step_backward", None),
+    ("dprev_h = dnext_h * z + du @ Wh.T", "dprev_h = du @ Wh.T", "gru_step_backward", None),
+    ("du = np.hstack([dr_pre, dz_pre, dn_pre * r])", "du = np.hstack([dr_pre, dz_pre, dn_pre])",
+     "gru_step_backward", None),
+    ("next_h = (1 - z) * n + z * prev_h", "next_h = z * n + (1 - z) * prev_h",
+     "gru_step_forward", None),
 ],
 "sample_temperature": [
     ("z = logits / temperature", "z = logits * temperature", "sample", None),

@@ -220,6 +220,40 @@ TEXT = Messages("exercise.catalog", {
                               "dnext_h * o * (1 - tanh(next_c)**2).",
                         "ko": "셀 상태는 두 경로에서 기울기를 받습니다: dc = dnext_c + "
                               "dnext_h * o * (1 - tanh(next_c)**2)."},
+    # -- rnn_sequence
+    "rnn_sequence.goal": {"en": "rnn_forward / rnn_backward over a whole sequence (CS231n)",
+                          "ko": "시퀀스 전체의 rnn_forward / rnn_backward (CS231n)"},
+    "rnn_sequence.task": {
+        "en": "Loop the step over T time steps: x (N, T, D), h0 (N, H) -> h (N, T, H). The "
+              "backward runs from the last step to the first, adds every step's share into "
+              "dWx, dWh, db, and carries dprev_h back; it returns (dx, dh0, dWx, dWh, db).",
+        "ko": "한 단계를 T번 반복하세요: x (N, T, D), h0 (N, H) -> h (N, T, H). 역전파는 "
+              "마지막 단계에서 첫 단계로 가며 매 단계의 몫을 dWx, dWh, db에 더하고 dprev_h를 "
+              "뒤로 전달합니다; (dx, dh0, dWx, dWh, db)를 돌려줍니다."},
+    "rnn_sequence.hint1": {"en": "At step t the upstream is dh[:, t] + dprev (from step t+1).",
+                           "ko": "t 단계의 상류 기울기는 dh[:, t] + dprev"
+                                 "(t+1 단계에서 온 값)입니다."},
+    "rnn_sequence.hint2": {"en": "The weights are shared: dWx += ..., dWh += ..., db += ... "
+                                 "at every step.",
+                           "ko": "가중치는 공유됩니다: 매 단계 dWx += ..., dWh += ..., "
+                                 "db += ... 입니다."},
+    # -- gru_step
+    "gru_step.goal": {"en": "one GRU step, forward and backward (PyTorch's r, z, n)",
+                      "ko": "GRU 한 단계의 순전파와 역전파 (PyTorch의 r, z, n)"},
+    "gru_step.task": {
+        "en": "a = x @ Wx + b_x and u = prev_h @ Wh + b_h, each split into r, z, n (H columns); "
+              "r = sigmoid(a_r + u_r), z = sigmoid(a_z + u_z), n = tanh(a_n + r * u_n), "
+              "next_h = (1 - z) * n + z * prev_h. The backward returns (dx, dprev_h, dWx, "
+              "dWh, db_x, db_h).",
+        "ko": "a = x @ Wx + b_x, u = prev_h @ Wh + b_h를 각각 r, z, n(H열씩)으로 나눕니다; "
+              "r = sigmoid(a_r + u_r), z = sigmoid(a_z + u_z), n = tanh(a_n + r * u_n), "
+              "next_h = (1 - z) * n + z * prev_h. 역전파는 (dx, dprev_h, dWx, dWh, db_x, "
+              "db_h)를 돌려줍니다."},
+    "gru_step.hint1": {"en": "r multiplies u_n AFTER Wh: du_n = dn_pre * r and dr = dn_pre * u_n.",
+                       "ko": "r은 Wh 뒤에 u_n에 곱해집니다: du_n = dn_pre * r, dr = dn_pre * u_n."},
+    "gru_step.hint2": {"en": "prev_h gets two paths: dnext_h * z directly, and du @ Wh.T.",
+                       "ko": "prev_h는 두 경로로 기울기를 받습니다: 직접 dnext_h * z, "
+                             "그리고 du @ Wh.T."},
     # -- sample_temperature
     "sample_temperature.goal": {"en": "sampling a character with a temperature",
                                 "ko": "온도를 적용한 문자 샘플링"},
@@ -468,6 +502,41 @@ def _emb_cases():
     return [[np.array([[0, 3, 3], [1, 0, 3]]), _r(11).standard_normal((5, 4))]]
 
 
+def _rnn_seq_truth(x, h0, Wx, Wh, b):
+    h, hs = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def _rnn_seq_cases():
+    r = _r(13)
+    out = []
+    for T in (1, 6):   # a length-1 sequence and a longer one
+        out.append([r.standard_normal((2, T, 3)), r.standard_normal((2, 4)),
+                    r.standard_normal((3, 4)) * 0.5, r.standard_normal((4, 4)) * 0.5,
+                    r.standard_normal(4)])
+    return out
+
+
+def _gru_truth(x, prev_h, Wx, Wh, b_x, b_h):
+    H = prev_h.shape[1]
+    a, u = x @ Wx + b_x, prev_h @ Wh + b_h
+    r = _sig(a[:, :H] + u[:, :H])
+    z = _sig(a[:, H:2 * H] + u[:, H:2 * H])
+    n = np.tanh(a[:, 2 * H:] + r * u[:, 2 * H:])
+    return (1 - z) * n + z * prev_h
+
+
+def _gru_cases():
+    r = _r(14)
+    H = 3
+    return [[r.standard_normal((2, 4)), r.standard_normal((2, H)),
+             r.standard_normal((4, 3 * H)) * 0.5, r.standard_normal((H, 3 * H)) * 0.5,
+             r.standard_normal(3 * H), r.standard_normal(3 * H)]]
+
+
 def _sig(a):
     return 1 / (1 + np.exp(-a))
 
@@ -645,6 +714,27 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """-> (dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,))."""
     raise NotImplementedError
 ''', 1, _pair_grader("lstm_step", _lstm_truth, _lstm_cases, n_out=2)),
+    Exercise("rnn_sequence", "rnn", '''
+def rnn_forward(x, h0, Wx, Wh, b):
+    """x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,) -> (h (N, T, H), cache)."""
+    raise NotImplementedError
+
+
+def rnn_backward(dh, cache):
+    """dh (N, T, H) -> (dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,))."""
+    raise NotImplementedError
+''', 2, _pair_grader("rnn", _rnn_seq_truth, _rnn_seq_cases)),
+    Exercise("gru_step", "rnn", '''
+def gru_step_forward(x, prev_h, Wx, Wh, b_x, b_h):
+    """x (N, D), prev_h (N, H), Wx (D, 3H), Wh (H, 3H), b_x (3H,), b_h (3H,), gates r, z, n
+    -> (next_h (N, H), cache)."""
+    raise NotImplementedError
+
+
+def gru_step_backward(dnext_h, cache):
+    """-> (dx (N, D), dprev_h (N, H), dWx (D, 3H), dWh (H, 3H), db_x (3H,), db_h (3H,))."""
+    raise NotImplementedError
+''', 2, _pair_grader("gru_step", _gru_truth, _gru_cases)),
     Exercise("sample_temperature", "rnn", '''
 def sample(logits, temperature, rng):
     """logits (V,), temperature > 0, rng a np.random.Generator -> one index in [0, V)."""
@@ -667,6 +757,8 @@ READ_AFTER = {
     "word_embedding": "handgrad/ops/reference/embedding.py",
     "lstm_step": "handgrad/ops/reference/lstm.py",
     "sample_temperature": "handgrad/experiments/char_lm.py",
+    "rnn_sequence": "handgrad/ops/reference/rnn.py",
+    "gru_step": "handgrad/ops/reference/gru.py",
     "quadratic_gd": "handgrad/experiments/linreg_sgd.py",
     "l2_norm_error": "handgrad/experiments/linreg_sgd.py",
 }
